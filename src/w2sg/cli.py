@@ -13,14 +13,21 @@ app = typer.Typer(
     help="Weak-to-strong generalization: theory, experiments and reports.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
-theory_app = typer.Typer(help="The paper's theory on your own numbers (no training).", no_args_is_help=True)
+theory_app = typer.Typer(help="The paper's theory on your own numbers.", no_args_is_help=True)
 app.add_typer(theory_app, name="theory")
 
 
 def _register() -> None:
     from w2sg.commands import theory as theory_commands
+    from w2sg.commands.report import report
+    from w2sg.commands.run import run
+    from w2sg.commands.sweep import sweep
 
+    app.command("run")(run)
+    app.command("sweep")(sweep)
+    app.command("report")(report)
     theory_commands.register(theory_app)
 
 
