@@ -185,7 +185,8 @@ class W2SModel(nn.Module):
             return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _pool(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    def pool(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Backbone + pooling for one text per row: ``[B, T] -> [B, H]`` (the feature a head reads)."""
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         if self.pooling == "last":
@@ -205,7 +206,7 @@ class W2SModel(nn.Module):
                 f"{tuple(ids.shape)} and {tuple(mask.shape)} instead."
             )
         if self.kind == "classification":
-            return self._pool(ids, mask)
+            return self.pool(ids, mask)
         ids_b, mask_b = _require(batch, "input_ids_b"), _require(batch, "attention_mask_b")
         if ids_b.shape != mask_b.shape or ids_b.shape[0] != ids.shape[0]:
             raise ValueError(
@@ -216,7 +217,7 @@ class W2SModel(nn.Module):
         pad = self.pad_token_id
         both_ids = torch.cat([_right_pad(ids, length, pad), _right_pad(ids_b, length, pad)])  # (2B, T)
         both_mask = torch.cat([_right_pad(mask, length, 0), _right_pad(mask_b, length, 0)])
-        pooled = self._pool(both_ids, both_mask)  # (2B, H)
+        pooled = self.pool(both_ids, both_mask)  # (2B, H)
         return torch.stack(pooled.chunk(2, dim=0), dim=1)  # (B, 2, H)
 
     def head(self, features: Tensor) -> Tensor:
@@ -363,7 +364,11 @@ def load_model(
                 f"`gradient_checkpointing` of load_model: {type(backbone).__name__} does not support it. "
                 "Got True instead."
             )
-        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers 5 renamed the method; fall back for older releases.
+        if hasattr(backbone, "activation_checkpointing_enable"):
+            backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     if finetune == "lora":
         backbone = apply_lora(backbone, rank=lora_rank, alpha=lora_alpha, dropout=lora_dropout,
