@@ -59,6 +59,7 @@ __all__ = [
     "ThreePointIdentity",
     "bias_variance",
     "dual_mean",
+    "normalize_weights",
     "primal_mean",
     "three_point_identity",
 ]
@@ -261,6 +262,13 @@ class BregmanGenerator(abc.ABC):
 
     @abc.abstractmethod
     def _divergence(self, x: FloatArray, y: FloatArray) -> FloatArray: ...
+
+    def _grad_of_grad_conj(self, t: FloatArray) -> FloatArray:
+        r"""Dual coordinates :math:`\nabla\phi(\nabla\phi^*(t))` without the round trip.
+
+        Equal to ``t`` for a Legendre generator; KL overrides it (the simplex fixes the constant).
+        """
+        return t
 
     def _reduce(self, v: FloatArray) -> FloatArray:
         """Sum over the vector axis (identity for scalar generators)."""
@@ -465,6 +473,9 @@ class KL(_LogDomain):
 
     def _grad_conj(self, t: FloatArray) -> FloatArray:
         return special.softmax(t, axis=-1)  # max-shifted, stable for extreme logits
+
+    def _grad_of_grad_conj(self, t: FloatArray) -> FloatArray:
+        return special.log_softmax(t, axis=-1)  # log(softmax(t)) without underflow
 
     def _divergence(self, x: FloatArray, y: FloatArray) -> FloatArray:
         # rel_entr(x, y) = x log(x/y), 0 at x = 0, +inf at y = 0 < x.
