@@ -848,7 +848,7 @@ def _check_teacher_probs(teacher_probs: Any, *, owner: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"`teacher_probs` of {owner} must be probabilities in [0, 1]. Got {probs[row]!r} at row {row} instead."
+            f"`teacher_probs` of {owner} must be probabilities in [0, 1]. Got {float(probs[row])!r} at row {row} instead."
         )
     return probs
 

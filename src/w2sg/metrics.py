@@ -63,7 +63,7 @@ def _vector(values: Any, *, name: str, owner: str, allow_empty: bool = False) ->
         raise ValueError(f"`{name}` of {owner} must hold at least one value. Got an empty array instead.")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise ValueError(f"`{name}` of {owner} must be finite. Got {arr[bad[0]]!r} at row {bad[0]} instead.")
+        raise ValueError(f"`{name}` of {owner} must be finite. Got {float(arr[bad[0]])!r} at row {bad[0]} instead.")
     return arr
 
 
@@ -72,7 +72,7 @@ def _probabilities(values: Any, *, name: str, owner: str) -> np.ndarray:
     bad = np.flatnonzero((arr < 0) | (arr > 1))
     if bad.size:
         raise ValueError(
-            f"`{name}` of {owner} must be probabilities in [0, 1]. Got {arr[bad[0]]!r} at row {bad[0]} instead."
+            f"`{name}` of {owner} must be probabilities in [0, 1]. Got {float(arr[bad[0]])!r} at row {bad[0]} instead."
         )
     return arr
 
@@ -85,7 +85,7 @@ def _labels(values: Any, *, owner: str, length: int) -> np.ndarray:
         )
     bad = np.flatnonzero((arr != 0) & (arr != 1))
     if bad.size:
-        raise ValueError(f"`labels` of {owner} must be 0 or 1. Got {arr[bad[0]]!r} at row {bad[0]} instead.")
+        raise ValueError(f"`labels` of {owner} must be 0 or 1. Got {float(arr[bad[0]])!r} at row {bad[0]} instead.")
     return arr
 
 
@@ -177,11 +177,13 @@ def cross_entropy(probs: ArrayLike, labels: ArrayLike, *, eps: float = 1e-12) ->
     r"""Mean test cross-entropy against hard labels, with probabilities clipped away from 0 and 1.
 
     .. math::
-        \mathrm{CE} = -\frac1n\sum_i \big[y_i\log \bar p_i + (1-y_i)\log(1-\bar p_i)\big],
-        \qquad \bar p_i = \min(\max(p_i, \varepsilon), 1-\varepsilon),
+        \mathrm{CE} = -\frac1n\sum_i \log\max(q_i, \varepsilon), \qquad
+        q_i = y_i\,p_i + (1-y_i)(1-p_i),
 
-    so a confidently wrong prediction costs at most :math:`-\log\varepsilon` (27.6 nats for the
-    default :math:`\varepsilon = 10^{-12}`) instead of infinity. Use the loss module's
+    i.e. :math:`-[y\log p + (1-y)\log(1-p)]` with the probability of the true label clipped
+    below at :math:`\varepsilon`, so a confidently wrong prediction costs at most
+    :math:`-\log\varepsilon` (27.6 nats for the default :math:`\varepsilon = 10^{-12}`) instead of
+    infinity. Use the loss module's
     ``evaluation_loss`` on logits where saturated probabilities must be scored exactly.
 
     Args:
@@ -203,8 +205,9 @@ def cross_entropy(probs: ArrayLike, labels: ArrayLike, *, eps: float = 1e-12) ->
         raise ValueError(f"`eps` of cross_entropy must be a float in (0, 0.5). Got {eps!r} instead.")
     p = _probabilities(probs, name="probs", owner="cross_entropy")
     y = _labels(labels, owner="cross_entropy", length=p.size)
-    p = np.clip(p, eps, 1.0 - eps)
-    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+    # probability of the true label; 1 - p is exact for the hard labels we select on
+    q = np.where(y == 1, p, 1.0 - p)
+    return float(-np.mean(np.log(np.maximum(q, eps))))
 
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, *, n_bins: int = 10) -> float:
@@ -228,7 +231,7 @@ def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, *, n_bins: i
         n_bins: number of bins, an integer ``>= 1``.
 
     Returns:
-        ECE in ``[0, 0.5]``.
+        ECE in ``[0, 1]``.
 
     References:
         Guo et al. (2017), "On Calibration of Modern Neural Networks", Eq. (3).
