@@ -174,7 +174,7 @@ class BregmanGenerator(abc.ABC):
             rel = "> 0" if strict else ">= 0"
             raise ValueError(
                 f"`{name}` of {self.name} must have entries {rel} ({what}). Got "
-                f"{arr[bad].flat[0]!r} at index {_first_bad(bad)}."
+                f"{float(arr[bad].flat[0])!r} at index {_first_bad(bad)}."
             )
 
     def check_dual(self, t: ArrayLike, name: str = "t") -> FloatArray:
@@ -196,6 +196,11 @@ class BregmanGenerator(abc.ABC):
             )
 
     def _check_pair(self, x: FloatArray, y: FloatArray, xname: str, yname: str) -> None:
+        if self.event_ndim == 1 and x.shape[-1] != y.shape[-1]:
+            raise ValueError(
+                f"`{xname}` and `{yname}` of {self.name} must have the same vector size (last axis). "
+                f"Got {x.shape[-1]} and {y.shape[-1]} instead."
+            )
         try:
             np.broadcast_shapes(x.shape, y.shape)
         except ValueError:
@@ -203,11 +208,6 @@ class BregmanGenerator(abc.ABC):
                 f"`{xname}` and `{yname}` of {self.name} must have broadcastable shapes. Got "
                 f"{x.shape} and {y.shape} instead."
             ) from None
-        if self.event_ndim == 1 and x.shape[-1] != y.shape[-1]:
-            raise ValueError(
-                f"`{xname}` and `{yname}` of {self.name} must have the same vector size (last axis). "
-                f"Got {x.shape[-1]} and {y.shape[-1]} instead."
-            )
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -475,7 +475,7 @@ class KL(_LogDomain):
             idx = _first_bad(bad)
             raise ValueError(
                 f"`{name}` of KL must have rows on the simplex (last axis summing to 1 within {tol:.2g}). "
-                f"Got a row summing to {arr.sum(axis=-1)[idx]!r} at index {idx}."
+                f"Got a row summing to {float(_sum_last(arr)[idx])!r} at index {idx}."
             )
 
     def _check_dual_domain(self, arr: FloatArray, name: str) -> None:
@@ -569,7 +569,7 @@ class ItakuraSaito(BregmanGenerator):
         if (arr >= 0).any():
             raise ValueError(
                 f"`{name}` of ItakuraSaito must have entries < 0 (dual coordinates -1/x). Got "
-                f"{arr[arr >= 0].flat[0]!r} at index {_first_bad(arr >= 0)}."
+                f"{float(arr[arr >= 0].flat[0])!r} at index {_first_bad(arr >= 0)}."
             )
 
     def _phi(self, x: FloatArray) -> FloatArray:
@@ -688,11 +688,11 @@ def normalize_weights(weights: ArrayLike | None, n: int, *, name: str = "weights
     if not np.isfinite(w).all() or (w < 0).any():
         bad = ~np.isfinite(w) | (w < 0)
         raise ValueError(
-            f"`{name}` of {owner} must be finite and >= 0. Got {w[bad][0]!r} at index {int(np.argmax(bad))}."
+            f"`{name}` of {owner} must be finite and >= 0. Got {float(w[bad][0])!r} at index {int(np.argmax(bad))}."
         )
     total = w.sum()
     if not total > 0:
-        raise ValueError(f"`{name}` of {owner} must have a positive sum. Got sum {total!r} instead.")
+        raise ValueError(f"`{name}` of {owner} must have a positive sum. Got sum {float(total)!r} instead.")
     return w / total
 
 
