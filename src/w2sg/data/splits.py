@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from w2sg.data.examples import Example, TaskData
 from w2sg.data.sources import LOCAL_SUFFIXES, check_seed
 
-__all__ = ["Splits", "disjoint_subsets", "halve", "load_splits", "split_task"]
+__all__ = ["DisjointSubsets", "Splits", "disjoint_subsets", "halve", "load_splits", "split_task"]
 
 SPLIT_NAMES: tuple[str, str, str] = ("weak", "w2s", "test")
 PRESPLIT_FILES: dict[str, str] = {"weak": "train_gt", "w2s": "train_w2s", "test": "test"}
@@ -53,6 +53,18 @@ class Splits:
     def sizes(self) -> dict[str, int]:
         """Number of examples per split."""
         return {name: len(part) for name, part in self.as_dict().items()}
+
+
+class DisjointSubsets(NamedTuple):
+    """The result of :func:`disjoint_subsets`: unpacks as ``subsets, rest = ...``.
+
+    Attributes:
+        subsets: the :math:`N` disjoint class-balanced subsets.
+        rest: every input example in no subset, in input order (e.g. the pool for a test set).
+    """
+
+    subsets: tuple[tuple[Example, ...], ...]
+    rest: tuple[Example, ...]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,7 +219,7 @@ def disjoint_subsets(
     n_subsets: int,
     subset_size: int,
     seed: int,
-) -> tuple[tuple[Example, ...], ...]:
+) -> DisjointSubsets:
     """``n_subsets`` disjoint class-balanced subsets for the bias–variance estimate (MATH.md §7.6).
 
     Algorithm 1 draws :math:`N` disjoint subsets (Amazon: 5 × 10,000; Twitter: 3 × 14,000) and halves
@@ -220,12 +232,15 @@ def disjoint_subsets(
         seed: resampling seed.
 
     Returns:
-        A tuple of ``n_subsets`` subsets, each a tuple of examples in random order.
+        :class:`DisjointSubsets` ``(subsets, rest)``: ``n_subsets`` subsets, each a tuple of examples
+        in random order, and the examples left over (input order), from which a disjoint test set can
+        be drawn.
 
     Examples:
-        >>> pool = [Example.classification(f"t{i}", i % 2) for i in range(12)]
-        >>> [len(s) for s in disjoint_subsets(pool, n_subsets=3, subset_size=4, seed=0)]
-        [4, 4, 4]
+        >>> pool = [Example.classification(f"t{i}", i % 2) for i in range(14)]
+        >>> subsets, rest = disjoint_subsets(pool, n_subsets=3, subset_size=4, seed=0)
+        >>> [len(s) for s in subsets], len(rest)
+        ([4, 4, 4], 2)
     """
     owner = "disjoint_subsets"
     pool = _as_examples(examples, owner)
@@ -233,7 +248,9 @@ def disjoint_subsets(
     subset_size = _check_size(subset_size, "subset_size", owner, minimum=2)
     rng = np.random.default_rng(check_seed(seed))
     describe = f"n_subsets={n_subsets} x subset_size={subset_size}"
-    return tuple(_draw_blocks(pool, [subset_size] * n_subsets, rng, owner=owner, describe=describe))
+    subsets = tuple(_draw_blocks(pool, [subset_size] * n_subsets, rng, owner=owner, describe=describe))
+    used = {ex.id for subset in subsets for ex in subset}
+    return DisjointSubsets(subsets=subsets, rest=tuple(ex for ex in pool if ex.id not in used))
 
 
 def halve(subset: Sequence[Example], seed: int) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
