@@ -90,6 +90,7 @@ def sweep(
     if result.failed:
         table = Table("failed run", "error", "traceback")
         table.columns[0].no_wrap = True
+        table.columns[2].overflow = "fold"
         for outcome in result.failed:
             table.add_row(outcome.config_hash, outcome.error or "", str(store.run_dir(outcome.config_hash) / "error.txt"))
         console.print(table)
