@@ -378,8 +378,8 @@ def aux_alpha(progress: float, *, alpha_max: float, warmup_frac: float) -> float
 
     where :math:`\pi\in[0,1]` is the fraction of training done (``progress``) and :math:`\pi_w`
     is ``warmup_frac``; ``warmup_frac = 0`` means no warm-up (:math:`\alpha = \alpha_{\max}`).
-    The weak-to-strong anchor code ramped to :math:`0.1\,\alpha_{\max}` and then jumped; this is
-    the linear ramp the paper describes (MATH.md Section 7.1).
+    The openai/weak-to-strong code ramped to :math:`\pi_w\,\alpha_{\max}` and then jumped to
+    :math:`\alpha_{\max}`; this is the linear ramp the paper describes (MATH.md Section 7.1).
 
     Args:
         progress: fraction of training done, in ``[0, 1]``.
