@@ -284,7 +284,7 @@ def _group_index(groups: ArrayLike | None, student: FloatArray) -> tuple[NDArray
         p = int(np.argmin(same))
         raise ValueError(
             f"`groups` of account: pairs in one group must share the same student predictions. Group "
-            f"{labels[inv[p]]!r} has pair {p} differing from pair {int(first[inv[p]])}."
+            f"{labels[inv[p]].item()!r} has pair {p} differing from pair {int(first[inv[p]])}."
         )
     return inv, len(labels), labels
 
