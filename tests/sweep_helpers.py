@@ -83,3 +83,15 @@ def run_after_teacher(config: RunConfig, store: Store) -> dict:
     if not _teacher_marker(store, config).is_file():
         raise RuntimeError("student started before its teachers were prepared")
     return fake_run(config, store)
+
+
+def dying_run(config: RunConfig, store: Store) -> dict:
+    """``fake_run`` whose worker process is killed (like an out-of-memory kill) at smoothing 0.75.
+
+    Only for worker processes: in-process it would kill the caller.
+    """
+    if config.teacher.smoothing == 0.75:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_run(config, store)

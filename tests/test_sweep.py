@@ -450,3 +450,17 @@ def test_command_exit_code_and_summary_when_runs_fail(tmp_path):
     assert "2 failed" in result.output
     assert json.loads((out / "sweeps" / "broken.json").read_text())["run_hashes"] == plan.hashes
     assert Store(out).run_results(plan.hashes[0]) is None
+
+
+def test_worker_killed_mid_run_fails_its_run_and_sweep_goes_on(tmp_path):
+    smoothing = [1.0, 0.75, 0.5, 0.4, 0.3, 0.2]
+    plan = load_sweep(sweep_mapping({"teacher.smoothing": smoothing}))
+    result = run_sweep(plan, store=tmp_path, workers=2, run_fn=helpers.dying_run, teacher_fn=None, progress=False)
+    killed = plan.points[1].config_hash
+    failed = {o.config_hash for o in result.failed}
+    # The killed run fails; at most one other run was in flight on the broken pool with it.
+    assert killed in failed and len(failed) <= 2
+    assert "terminated abruptly" in (tmp_path / "runs" / killed / "error.txt").read_text()
+    finished = read_all_results(tmp_path)
+    assert set(finished) == set(plan.hashes) - failed
+    assert result.counts()["done"] == len(finished) >= 4

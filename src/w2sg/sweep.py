@@ -585,6 +585,11 @@ def run_sweep(
             It is called once per group that has two or more unfinished runs.
         progress: show a live progress line (rich) on stderr.
 
+    With local ``workers > 1`` the 'spawn' start method re-imports the calling script, so a script
+    that calls this must do so under ``if __name__ == "__main__":`` (the ``w2sg`` command does).
+    A worker process that dies (killed, out of memory) fails the runs it held; the pool is
+    replaced and the sweep goes on.
+
     Returns:
         The outcome of every run. ``sweeps/<plan.name>.json`` lists the run hashes.
 
@@ -640,7 +645,7 @@ def run_sweep(
         executor: Any = _RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
         capacity = executor.capacity(cpus_per_run, gpus_per_run) if cpus_per_run or gpus_per_run else max(1, len(pending))
     elif workers > 1:
-        executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = _new_pool(workers)
         capacity = workers
     else:
         executor = _InlineExecutor()
@@ -664,13 +669,13 @@ def run_sweep(
                         key = teacher_queue.pop(0)
                         state.running += 1
                         display.update()
-                        future = executor.submit(_execute_teacher, teacher_fn, waiting[key][0], root)
+                        executor, future = _submit(executor, workers, _execute_teacher, teacher_fn, waiting[key][0], root)
                         in_flight[future] = ("teacher", key)
                     else:
                         config = ready.pop(0)
                         state.running += 1
                         display.update()
-                        future = executor.submit(_execute_run, run_fn, config, root)
+                        executor, future = _submit(executor, workers, _execute_run, run_fn, config, root)
                         in_flight[future] = ("run", config.config_hash())
                 finished, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
                 for future in finished:
@@ -711,6 +716,20 @@ def run_sweep(
     executor.shutdown(wait=True)
     ordered = tuple(outcomes[c.config_hash()] for c in configs)
     return SweepResult(name=plan.name, manifest=manifest, outcomes=ordered)
+
+
+def _new_pool(workers: int) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _submit(executor: Any, workers: int, fn: Callable, *args: Any) -> tuple[Any, cf.Future]:
+    """Submit, replacing a process pool that broke because a worker died (its runs are failed)."""
+    try:
+        return executor, executor.submit(fn, *args)
+    except cf.BrokenExecutor:
+        executor.shutdown(wait=False, cancel_futures=True)
+        executor = _new_pool(workers)
+        return executor, executor.submit(fn, *args)
 
 
 def _stop(executor: Any) -> None:
