@@ -464,3 +464,48 @@ def test_worker_killed_mid_run_fails_its_run_and_sweep_goes_on(tmp_path):
     finished = read_all_results(tmp_path)
     assert set(finished) == set(plan.hashes) - failed
     assert result.counts()["done"] == len(finished) >= 4
+
+
+@pytest.mark.slow
+def test_real_pipeline_sweep_shares_teachers_and_resumes(tmp_path):
+    """Two smoothings x two objectives through the real pipeline on tiny models: one teacher."""
+    import random
+
+    pytest.importorskip("transformers")
+    from tiny_models import tiny_bert, tiny_gpt2
+
+    rng = random.Random(0)
+    with open(tmp_path / "task.jsonl", "w") as handle:
+        for i in range(80):
+            label = i % 2
+            words = [rng.choice(["good", "great", "love"] if label else ["bad", "terrible", "hate"]) for _ in range(3)]
+            words += [rng.choice(["the", "movie", "film", "book", "food"]) for _ in range(3)]
+            rng.shuffle(words)
+            handle.write(json.dumps({"text": " ".join(words) + f" {i}", "label": label}) + "\n")
+    head = {"epochs": 5, "batch_size": 64, "lr": 0.05, "schedule": "constant"}
+    mapping = {
+        "data": {"task": str(tmp_path / "task.jsonl"), "n_weak": 20, "n_w2s": 20, "n_test": 20, "max_length": 16},
+        "weak": {"source": str(tiny_bert()[0]), "finetune": "features", "train": head},
+        "strong": {"source": str(tiny_gpt2()[0]), "finetune": "features", "train": head},
+        "objectives": [{"name": "ce"}],
+        "seeds": [0],
+        "sweep": {
+            "name": "real",
+            "grid": {"teacher.smoothing": [1.0, 0.5], "objectives": [[{"name": "ce"}], [{"name": "rce"}]]},
+        },
+    }
+    plan = load_sweep(mapping)
+    store = Store(tmp_path / "out")
+    result = run_sweep(plan, store=store, progress=False)
+    assert result.ok and result.counts() == {"done": 4, "skipped": 0, "failed": 0}
+    for point in plan.points:
+        results = store.run_results(point.config_hash)
+        assert results["config_hash"] == point.config_hash
+        assert results["config"]["teacher"]["smoothing"] == point.config.teacher.smoothing
+    roles = [json.loads(p.read_text())["role"] for p in (store.root / "stages").glob("model-*/meta.json")]
+    assert sum(r.startswith("weak teacher") for r in roles) == 1  # trained once for four runs
+    assert sum(r.startswith("student") for r in roles) == 4
+    before = {h: store.run_results(h) for h in plan.hashes}
+    again = run_sweep(plan, store=store, progress=False)
+    assert again.counts() == {"done": 0, "skipped": 4, "failed": 0}
+    assert {h: store.run_results(h) for h in plan.hashes} == before
