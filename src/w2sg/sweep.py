@@ -270,7 +270,9 @@ def load_sweep(
     points: list[SweepPoint] = []
     seen: set[str] = set()
     for index, combo in enumerate(combos):
-        values = {key: value for axis, row in zip(axes, combo, strict=True) for key, value in zip(axis, row, strict=True)}
+        values = {
+            key: value for axis, row in zip(axes, combo, strict=True) for key, value in zip(axis, row, strict=True)
+        }
         point = copy.deepcopy(data)
         for key, value in values.items():
             _set_path(point, key, value)
@@ -643,7 +645,10 @@ def run_sweep(
 
     if backend == "ray":
         executor: Any = _RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
-        capacity = executor.capacity(cpus_per_run, gpus_per_run) if cpus_per_run or gpus_per_run else max(1, len(pending))
+        if cpus_per_run or gpus_per_run:
+            capacity = executor.capacity(cpus_per_run, gpus_per_run)
+        else:  # tasks that declare no resources all run at once
+            capacity = max(1, len(pending))
     elif workers > 1:
         executor = _new_pool(workers)
         capacity = workers
@@ -669,7 +674,8 @@ def run_sweep(
                         key = teacher_queue.pop(0)
                         state.running += 1
                         display.update()
-                        executor, future = _submit(executor, workers, _execute_teacher, teacher_fn, waiting[key][0], root)
+                        representative = waiting[key][0]
+                        executor, future = _submit(executor, workers, _execute_teacher, teacher_fn, representative, root)
                         in_flight[future] = ("teacher", key)
                     else:
                         config = ready.pop(0)
@@ -692,9 +698,10 @@ def run_sweep(
                         if result["status"] == "failed":
                             for config in runs:
                                 digest = config.config_hash()
-                                text = f"The teacher phase of this run's teacher group {key} failed:\n{result['traceback']}"
-                                atomic_write_text(store.run_dir(digest) / "error.txt", text)
-                                outcomes[digest] = RunOutcome(digest, "failed", 0.0, "teacher phase: " + result["error"])
+                                text = f"The teacher phase of this run's teacher group {key} failed:\n"
+                                atomic_write_text(store.run_dir(digest) / "error.txt", text + result["traceback"])
+                                error = "teacher phase: " + result["error"]
+                                outcomes[digest] = RunOutcome(digest, "failed", 0.0, error)
                                 state.failed += 1
                         else:
                             ready.extend(runs)

@@ -92,6 +92,7 @@ def sweep(
         table.columns[0].no_wrap = True
         table.columns[2].overflow = "fold"
         for outcome in result.failed:
-            table.add_row(outcome.config_hash, outcome.error or "", str(store.run_dir(outcome.config_hash) / "error.txt"))
+            error_file = store.run_dir(outcome.config_hash) / "error.txt"
+            table.add_row(outcome.config_hash, outcome.error or "", str(error_file))
         console.print(table)
         raise typer.Exit(1)
