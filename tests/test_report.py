@@ -377,13 +377,16 @@ def test_make_report_and_command(store, tmp_path):
     assert summary.tables["markdown"].read_text() == summary.markdown
     assert "matched" in summary.comparison
 
+    small = tmp_path / "small"
+    make_run(small, task="hh_rlhf", weak="gpt2", strong="gpt2-medium", seeds=(0, 1), curves=False)
     app = typer.Typer()
     app.command()(report)
     app.command("other")(lambda: None)
-    result = CliRunner().invoke(app, ["report", str(store), "--out", str(tmp_path / "c"), "--formats", "png",
+    result = CliRunner().invoke(app, ["report", str(small), "--out", str(tmp_path / "c"), "--formats", "png",
                                       "--compare-paper"])
     assert result.exit_code == 0, result.output
     assert "| Dataset | Weak → Strong |" in result.output and "missing figure3" in result.output
+    assert "1 of 6 paper rows matched" in result.output
     assert (tmp_path / "c" / "table1.csv").is_file()
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert bad.exit_code == 2

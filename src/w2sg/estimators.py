@@ -118,8 +118,9 @@ def bias_variance_ce(
     :math:`\widehat{\mathrm{Bias}}{}^2 = \widehat{\mathcal R} - \frac{N}{N-1}\widehat{\mathrm{Var}}` (it
     can be negative at single points when the variance dominates).
 
-    Probabilities are clipped to ``[1e-12, 1 - 1e-12]`` (binary: the logit is clipped to
-    :math:`\pm\operatorname{logit}(1 - 10^{-12})`; ``k`` classes: clipped, then renormalised) before the logs, so predictions at exactly 0 or 1 give large finite terms; pass logits with
+    Probabilities are clipped to ``[1e-12, 1 - 1e-12]`` before the logs (binary: the logit is
+    clipped to :math:`\pm\operatorname{logit}(1 - 10^{-12})`; ``k`` classes: clipped, then
+    renormalised), so predictions at exactly 0 or 1 give large finite terms; pass logits with
     ``from_logits=True`` to avoid clipping (extreme logits stay exact).
 
     Args:

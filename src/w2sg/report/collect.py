@@ -214,7 +214,9 @@ def _sweep_hashes(root: Path, sweep: str | Path) -> list[str]:
     elif isinstance(data, dict) and isinstance(data.get("runs"), list):
         items = data["runs"]
     else:
-        raise ValueError(f"{path}: a sweep manifest must hold a `run_hashes` or `runs` list. Got {type(data).__name__}.")
+        raise ValueError(
+            f"{path}: a sweep manifest must hold a `run_hashes` or `runs` list. Got {type(data).__name__} instead."
+        )
     hashes = []
     for row, item in enumerate(items):
         value = item.get("config_hash") if isinstance(item, dict) else item

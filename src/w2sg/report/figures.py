@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
 
 import numpy as np
 
@@ -221,10 +221,13 @@ def figure1_bias_variance(
                 f"data.subset and seed) on a common test set: {detail}")
     chosen = _pick_tasks(points["task"], tasks, 1)
     if not chosen:
-        return f"Fig. 1: none of the tasks {list(tasks or [])} has bias-variance runs (have: {sorted(set(points['task']))})"
+        have = sorted(set(points["task"]))
+        return f"Fig. 1: none of the tasks {list(tasks or [])} has bias-variance runs (have: {have})"
     points = points[points["task"].isin(chosen)]
-    fig, axes = _figure(1, len(chosen), width=4.8)
-    quantities = (("risk", "test CE", "#d62728"), ("bias_squared", "bias²", "#1f77b4"), ("variance", "variance", "#ff7f0e"))
+    fig, axes = _figure(1, len(chosen), width=6.4 if len(chosen) == 1 else 4.8)
+    quantities = (
+        ("risk", "test CE", "#d62728"), ("bias_squared", "bias²", "#1f77b4"), ("variance", "variance", "#ff7f0e")
+    )
     for ax, task in zip(axes[0], chosen):
         sub = points[points["task"] == task]
         order = _model_order(list(sub["strong"]))
@@ -282,8 +285,15 @@ def figure_smoothing(
         raise ValueError(f"`number` of figure_smoothing must be 2, 3 or 5. Got {number!r} instead.")
     wanted = [o.lower() for o in objectives]
     students = _students(collection)
-    students = students[students["objective"].isin(wanted)] if len(students) else students
-    usable = [t for t, g in students.groupby("task", sort=False) if g["smoothing"].nunique() >= 2] if len(students) else []
+    if len(students):
+        students = students[students["objective"].isin(wanted) & (students["n_teachers"] == 1)
+                            & (~students["hard_labels"].astype(bool))]
+        plain = students[students["n_subsets"] == 1]
+        students = plain if len(plain) else students[students["subset"] == 0]
+        # Only (task, pair) lines that actually sweep the smoothing factor.
+        swept = students.groupby(["task", "pair"])["smoothing"].transform("nunique") >= 2
+        students = students[swept]
+    usable = list(dict.fromkeys(students["task"])) if len(students) else []
     chosen = _pick_tasks(usable, tasks, number)
     if tasks is None and prefer is not None:
         chosen = _pick_tasks(usable, prefer, number) or chosen
@@ -343,6 +353,7 @@ def figure_smoothing(
 
 
 def _mean_curve(collection: RunCollection, run: str, seeds: Sequence[int], label: str, column: str):
+    """Mean and s.e. over seeds of one curve column, indexed by step (or epoch); None if absent."""
     frames = []
     for seed in seeds:
         curve = collection.run(run).curve(int(seed), label)
@@ -403,6 +414,7 @@ def figure4_gradients(
                     continue
                 mean, se = curve
                 ax = axes[row][col]
+                ax.set_xlabel("optimiser step" if mean.index.name == "step" else str(mean.index.name or "record"))
                 ax.plot(mean.index, mean.to_numpy(), color=COLOURS.get(name), label=label.upper())
                 ax.fill_between(mean.index, (mean - se.fillna(0)).to_numpy(), (mean + se.fillna(0)).to_numpy(),
                                 color=COLOURS.get(name), alpha=0.2)
@@ -412,7 +424,6 @@ def figure4_gradients(
         axes[1][col].set_ylabel("GDV (Eq. 43)")
         for row in range(2):
             ax = axes[row][col]
-            ax.set_xlabel("optimiser step")
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=7)

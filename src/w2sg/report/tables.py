@@ -84,7 +84,8 @@ class Table1:
     def _notes(self) -> list[str]:
         notes = []
         c = self.cells
-        shown = c[(c.column.isin([OBJECTIVE_DISPLAY[o] for o in OBJECTIVE_ORDER])) & (c.label.str.contains(r"\(", regex=True))]
+        objective_columns = [OBJECTIVE_DISPLAY[o] for o in OBJECTIVE_ORDER]
+        shown = c[c.column.isin(objective_columns) & c.label.str.contains(r"\(", regex=True)]
         for _, cell in shown.iterrows():
             notes.append(f"{cell.dataset}, {cell.pair}: {cell.column} is {cell.label} (best of its settings).")
         return notes
@@ -112,7 +113,9 @@ class Table1:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         for row in self._rows():
             cells = [row[0], row[1]] + ([row[2] or "default"] if self.has_setting else [])
-            cells += [self._format(self._cell(row, col), bold=("**", "**"), dagger="†", pm="±") for col in self.columns]
+            cells += [
+                self._format(self._cell(row, col), bold=("**", "**"), dagger="†", pm="±") for col in self.columns
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", self._caption(), *self._notes()]
         return "\n".join(lines) + "\n"
@@ -179,7 +182,7 @@ def paired_p_value(a: Sequence[float], b: Sequence[float]) -> float:
 
     Examples:
         >>> round(paired_p_value([0.8, 0.82, 0.85], [0.79, 0.80, 0.81]), 4)
-        0.1195
+        0.1181
     """
     from scipy import stats
 
@@ -195,13 +198,26 @@ def paired_p_value(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def _select(frame, *, distillation: bool):
-    """Runs for the table: distillation or not; standard supervision when such runs exist."""
+    """Runs for the table, per (task, weak, strong): standard supervision when such runs exist.
+
+    Standard: one teacher, no smoothing, soft labels, no bias-variance subsets; failing that, the
+    first subset of a bias-variance design; failing that, every run of the pair.
+    """
+    import pandas as pd
+
     frame = frame[frame["distillation"] == distillation]
-    standard = frame[
-        (frame["smoothing"] == 1.0) & (frame["n_teachers"] == 1) & (~frame["hard_labels"].astype(bool))
-        & (frame["subset"] == 0)
-    ]
-    return standard if len(standard) else frame
+    plain = (frame["smoothing"] == 1.0) & (frame["n_teachers"] == 1) & (~frame["hard_labels"].astype(bool))
+    tiers = (plain & (frame["n_subsets"] == 1), plain & (frame["subset"] == 0))
+    parts = []
+    for _, index in frame.groupby(["task", "weak", "strong"], sort=False).groups.items():
+        group = frame.loc[index]
+        for tier in tiers:
+            chosen = group[tier.loc[index]]
+            if len(chosen):
+                group = chosen
+                break
+        parts.append(group)
+    return pd.concat(parts) if parts else frame
 
 
 def build_table1(
@@ -213,9 +229,10 @@ def build_table1(
 ) -> Table1:
     r"""Build Table 1 from a :func:`~w2sg.report.collect.results_frame`.
 
-    Runs with standard supervision (one teacher, no smoothing, soft labels, subset 0) are used when
-    a frame has any; settings that still vary within a (dataset, pair) split its row (the
-    ``setting`` column). A model trained on the same seed by several runs counts once.
+    For each (task, weak, strong), runs with standard supervision (one teacher, no smoothing, soft
+    labels, no bias-variance subsets) are used when there are any; settings that still vary
+    within a (dataset, pair) split its row (the ``setting`` column). A model trained on the same
+    seed by several runs counts once.
 
     Args:
         frame: the results frame (one row per run, seed and model label).
@@ -236,7 +253,8 @@ def build_table1(
         raise ValueError(f"`metric` of build_table1 must be one of {allowed}. Got {metric!r} instead.")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"`alpha` of build_table1 must be a float in (0, 1). Got {alpha!r} instead.")
-    needed = {"dataset", "task", "weak", "strong", "pair", "model", "role", "objective", "seed", metric, *SETTING_COLUMNS}
+    needed = {"dataset", "task", "weak", "strong", "pair", "model", "role", "objective", "seed", metric,
+              *SETTING_COLUMNS}
     missing = sorted(needed - set(frame.columns))
     if missing:
         raise ValueError(f"`frame` of build_table1 lacks columns {missing}; build it with results_frame().")
@@ -246,7 +264,10 @@ def build_table1(
     data = _select(frame, distillation=distillation)
     data = data[data[metric].notna()]
     group_keys = ["dataset", "task", "weak", "strong", "pair"]
-    varied = [c for c in SETTING_COLUMNS if len(data) and (data.groupby(group_keys, dropna=False)[c].nunique(dropna=False) > 1).any()]
+    varied = [
+        c for c in SETTING_COLUMNS
+        if len(data) and (data.groupby(group_keys, dropna=False)[c].nunique(dropna=False) > 1).any()
+    ]
     data = data.assign(
         setting=[", ".join(f"{c}={r[c]}" for c in varied) for _, r in data.iterrows()] if varied else ""
     )
@@ -332,7 +353,8 @@ def compare_with_paper(table: Table1) -> str:
     ours = table.cells
     lines: list[str] = []
     matched = 0
-    head = ["Dataset", "Weak → Strong"] + [f"{OBJECTIVE_DISPLAY[o]} paper | {OBJECTIVE_DISPLAY[o]} ours" for o in objectives]
+    head = ["Dataset", "Weak → Strong"]
+    head += [f"{OBJECTIVE_DISPLAY[o]} paper | {OBJECTIVE_DISPLAY[o]} ours" for o in objectives]
     body = []
     for _, prow in paper.iterrows():
         hit = ours[
