@@ -291,9 +291,10 @@ def test_jsonl_log_written_per_step_and_appended(tmp_path):
     log.parent.mkdir()
     config = TrainConfig(max_steps=5, batch_size=4, lr=1e-3, record={"loss", "grad_norm", "gdv"},
                          gdv_window=3)
-    history = train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), config, log_path=log, progress=False)
+    history = train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), config, log_path=log, progress=True)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4, 5]
+    assert [r["lr"] for r in lines] == [learning_rate_at(t, 5, 1e-3) for t in range(5)]
     assert lines == [json.loads(json.dumps(r)) for r in history.rows]
     assert lines[0]["gdv"] is None and all(0.0 <= r["gdv"] <= 1.0 for r in lines[1:])
     assert "param_distance" not in lines[0]
@@ -346,11 +347,28 @@ def test_eval_fn_runs_only_at_requested_steps_and_targets_by_id():
 
 
 def test_bf16_mixed_precision_trains_with_finite_float32_logits():
-    model = _model()
+    path, _ = tiny_gpt2()
+    model = load_model(str(path), kind="classification", max_length=16, dtype="bf16")
+    reference = _model()
     config = TrainConfig(max_steps=3, batch_size=4, lr=1e-2, mixed_precision="bf16")
     history = train_model(model, EXAMPLES, SOFT, make_objective("ce"), config, progress=False)
+    fp32 = train_model(reference, EXAMPLES, SOFT, make_objective("ce"), config.model_copy(
+        update={"mixed_precision": "no"}), progress=False)
     assert np.all(np.isfinite(history.series("loss")))
+    np.testing.assert_allclose(history.series("loss"), fp32.series("loss"), atol=2e-2)
+    assert not np.array_equal(history.series("loss"), fp32.series("loss"))  # autocast did run in bf16
     assert all(p.dtype == torch.float32 for p in model.parameters())
+    z = predict_logits(model, EXAMPLES, progress=False)
+    assert z.dtype == np.float32 and np.all(np.isfinite(z))
+    np.testing.assert_allclose(z, predict_logits(reference, EXAMPLES, progress=False), atol=0.1)
+
+
+def test_tensorboard_tracker_writes_events(tmp_path):
+    pytest.importorskip("tensorboard")
+    config = TrainConfig(max_steps=2, batch_size=4, lr=1e-3)
+    train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), config, log_path=tmp_path / "log.jsonl",
+                progress=False, trackers=["tensorboard"])
+    assert list(tmp_path.rglob("events.out.tfevents*"))
 
 
 def test_predict_logits_order_dtype_and_mode():
@@ -387,5 +405,8 @@ def test_train_model_rejects_bad_config_and_eval_steps():
     with pytest.raises(ValueError, match="eval_steps"):
         train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), TrainConfig(max_steps=2), progress=False,
                     eval_fn=lambda m, s: {}, eval_steps=[3])
+    with pytest.raises(ValueError, match="log_path"):
+        train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), TrainConfig(max_steps=1), progress=False,
+                    trackers=["tensorboard"])
     with pytest.raises(ValueError, match="non-empty"):
         train_model(_model(), [], [], make_objective("ce"), TrainConfig(max_steps=1), progress=False)

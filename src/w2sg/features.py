@@ -12,6 +12,7 @@ protocol (CE, RCE, AUX, ...), on standardised features, with an L2 penalty.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -138,7 +139,8 @@ def _embed_all(model: Any, examples: list[Any], *, batch_size: int, progress: bo
         task = bar.add_task("features", total=len(examples))
         bar.start()
     try:
-        with torch.no_grad():
+        autocast = getattr(model, "autocast", None)  # bf16 models run under their own autocast
+        with torch.no_grad(), (autocast(device.type) if callable(autocast) else contextlib.nullcontext()):
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size].tolist()
                 batch = {k: v.to(device) for k, v in collate([encoded[i] for i in idx], model.pad_token_id).items()}

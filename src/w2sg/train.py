@@ -69,6 +69,8 @@ class TrainConfig(BaseModel):
         mixed_precision: ``"no"`` or ``"bf16"`` (autocast of the forward pass).
         dropout: ``False`` trains in ``model.eval()`` mode, as the paper does.
         record: metrics computed per step, a subset of loss, grad_norm, param_distance, gdv.
+            ``param_distance`` keeps a copy of the initial parameters; ``gdv`` keeps ``gdv_window``
+            flattened float32 gradients in CPU memory (4 bytes x parameters x window).
         gdv_window: number of most recent step gradients that GDV is computed over (>= 2).
         log_every: progress bar and tracker update period in steps (the jsonl log gets every step).
     """
@@ -393,6 +395,9 @@ def train_model(
     eval_at = set(int(s) for s in eval_steps)
     if any(not 1 <= s <= total_steps for s in eval_at):
         raise ValueError(f"`eval_steps` of train_model must lie in [1, {total_steps}]. Got {sorted(eval_at)} instead.")
+    if trackers and log_path is None:
+        raise ValueError("`log_path` of train_model must be given when `trackers` is (trackers write beside "
+                         "the jsonl log). Got None instead.")
     if eval_at and eval_fn is None:
         raise ValueError("`eval_fn` of train_model must be given when `eval_steps` is. Got None instead.")
 
@@ -400,7 +405,7 @@ def train_model(
     # Mixed precision is our own autocast below: accelerate's process-wide state cannot change
     # precision between runs in one process.
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with=list(trackers) if trackers else None,
-                              project_dir=str(Path(log_path).parent) if log_path else None)
+                              project_dir=str(Path(log_path).parent) if trackers else None)
     device = accelerator.device
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
@@ -523,7 +528,8 @@ def predict_logits(
     """Logits ``z`` of ``model`` for ``examples``: eval mode, no gradients, float32, input order.
 
     Examples are batched by length (less padding); the output is restored to the input order. The
-    model's train/eval mode is restored afterwards.
+    model's train/eval mode is restored afterwards. A model with ``compute_dtype == "bf16"`` runs
+    under its own bf16 autocast.
 
     Args:
         model: a ``W2SModel``.
@@ -548,7 +554,7 @@ def predict_logits(
     model.eval()
     bar = _ProgressBar(len(examples), enabled=progress)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _model_autocast(model, device):
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 out[idx] = model(_collate(model, encoded, idx.tolist(), device)).float().cpu().numpy()
@@ -557,3 +563,11 @@ def predict_logits(
         bar.close()
         model.train(was_training)
     return out
+
+
+def _model_autocast(model: Any, device: Any) -> Any:
+    """The model's own autocast context (bf16 models), else a no-op."""
+    import contextlib
+
+    autocast = getattr(model, "autocast", None)
+    return autocast(device.type) if callable(autocast) else contextlib.nullcontext()
