@@ -57,7 +57,7 @@ def plot_run_summary(results: dict[str, Any], path: str | Path) -> Path:
     fig = Figure(figsize=(max(5.0, 1.1 * len(labels) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
     bars = ax.bar(range(len(labels)), means, yerr=errors, color=colours, capsize=4)
-    for bar, label in zip(bars[1:-1], labels[1:-1]):
+    for bar, label, err in zip(bars[1:-1], labels[1:-1], errors[1:-1]):
         pgr = (summary.get(label) or {}).get("pgr") or {}
         mean, se = pgr.get("mean"), pgr.get("standard_error")
         if mean is None or not math.isfinite(float(mean)):
@@ -65,7 +65,8 @@ def plot_run_summary(results: dict[str, Any], path: str | Path) -> Path:
         text = f"PGR {float(mean):.2f}"
         if se is not None and math.isfinite(float(se)):
             text += f" ± {float(se):.2f}"
-        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 8),
+        top = bar.get_height() + (err if math.isfinite(err) else 0.0)  # above the error bar
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 4),
                     textcoords="offset points", ha="center", fontsize=8)
     finite = [m for m in means if math.isfinite(m)]
     if finite:
@@ -75,11 +76,13 @@ def plot_run_summary(results: dict[str, Any], path: str | Path) -> Path:
     ax.set_xticks(range(len(labels)), names, rotation=15)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3, axis="y")
-    task = (results.get("task") or {}).get("name") or config.get("data", {}).get("task", "?")
-    weak = (config.get("weak") or {}).get("source", "?")
-    strong = (config.get("strong") or {}).get("source", "?")
+    from w2sg.report.collect import display_model, display_task
+
+    task = display_task((results.get("task") or {}).get("name") or config.get("data", {}).get("task", "?"))
+    weak = display_model((config.get("weak") or {}).get("source", "?"))
+    strong = display_model((config.get("strong") or {}).get("source", "?"))
     n_seeds = len(results.get("seeds") or [])
-    ax.set_title(f"{task}: {weak} → {strong} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
+    ax.set_title(f"{task}: {weak} → {strong} ({n_seeds} seed{'s' if n_seeds != 1 else ''})", fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
