@@ -27,7 +27,11 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Which task, and how large each split is (the paper's Table 2 columns)."""
 
-    task: str = Field("tweets", description="Task name from the registry, or a path to a local file.")
+    task: str = Field(
+        "tweets",
+        description="Task name from the registry, a local file, or a folder holding pre-split "
+        "train_gt / train_w2s / test files (the paper's HH-RLHF format).",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Extra options for the task loader.")
     n_weak: int = Field(2000, ge=2, description="|D_w|: ground-truth examples to train the weak teacher.")
     n_w2s: int = Field(2000, ge=2, description="|D_s|: examples the teacher labels for the student.")
@@ -37,6 +41,9 @@ class DataConfig(_Strict):
         1, ge=1, description="Split the pool into this many disjoint subsets (bias-variance, Alg. 1)."
     )
     subset: int = Field(0, ge=0, description="Which disjoint subset this run uses.")
+    fixed_test: bool = Field(
+        False, description="Draw D_test once (seed 0) for every seed, so all runs share one test set."
+    )
     pool: int | None = Field(
         None,
         ge=4,
@@ -83,13 +90,12 @@ class ObjectiveSettings(_Strict):
     """A W2S training objective and its parameters (see ``w2sg.losses.make_objective``)."""
 
     name: Literal["ce", "rce", "kl", "rkl", "aux", "cace", "sl"]
-    params: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, float | None] = Field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.name
-        return self.name + "(" + ",".join(f"{k}={v:g}" for k, v in sorted(self.params.items())) + ")"
+        items = sorted((k, v) for k, v in self.params.items() if v is not None)
+        return self.name + "(" + ",".join(f"{k}={v:g}" for k, v in items) + ")" if items else self.name
 
 
 class TeacherSettings(_Strict):
@@ -173,7 +179,7 @@ def default_config() -> RunConfig:
     head = TrainSettings(epochs=300, batch_size=4096, lr=0.05, weight_decay=1e-3, schedule="constant")
     return RunConfig(
         name="offline-default",
-        data=DataConfig(task="tweets", n_weak=1000, n_w2s=2000, n_test=1000, max_length=64),
+        data=DataConfig(task="tweets", n_weak=800, n_w2s=2000, n_test=1000, max_length=64, pool=4800),
         weak=ModelSettings(source="offline:minilm-l3", finetune="features", train=head),
         strong=ModelSettings(source="offline:minilm-l6", finetune="features", train=head),
         objectives=[ObjectiveSettings(name="ce"), ObjectiveSettings(name="rce")],

@@ -78,16 +78,26 @@ class Experiment:
         self._models: dict[str, Any] = {}
 
     # -- data -----------------------------------------------------------------------------------
-    def task(self):
-        if self._task is None:
-            from w2sg.data import load_task
+    def _is_presplit(self) -> bool:
+        return Path(self.config.data.task).is_dir()
 
-            task = load_task(self.config.data.task, **self.config.data.options)
-            self.report(f"task {task.name}: {len(task.examples)} examples ({task.kind})")
+    def task(self):
+        """The loaded task (for pre-split folders: the W2S file, which names the kind and drops)."""
+        if self._task is None:
+            from w2sg.data import load_split_tasks, load_task
+
+            data = self.config.data
+            if self._is_presplit():
+                tasks = load_split_tasks(data.task, seed=0, **data.options)
+                task = tasks["w2s"]
+                self._examples = [e for t in tasks.values() for e in t.examples]
+            else:
+                task = load_task(data.task, **data.options)
+                self._examples = list(task.examples)
+            self.report(f"task {task.name}: {len(self._examples)} examples ({task.kind})")
+            if data.pool is not None:
+                self._examples = balanced_pool(self._examples, data.pool)
             self._task = task
-            self._examples = list(task.examples)
-            if self.config.data.pool is not None:
-                self._examples = balanced_pool(self._examples, self.config.data.pool)
         return self._task
 
     def examples(self) -> list:
@@ -97,19 +107,30 @@ class Experiment:
 
     def splits(self, seed: int):
         """D_w, D_s, D_test for ``seed`` (within the configured disjoint subset, if any)."""
-        from w2sg.data import disjoint_subsets, split_task
+        from w2sg.data import disjoint_subsets, load_splits, split_task
 
         data = self.config.data
+        if self._is_presplit():
+            self.task()
+            parts = load_splits(
+                data.task, n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=data.n_test, seed=seed, **data.options
+            )
+            return parts.weak, parts.w2s, parts.test
         examples = self.examples()
         if data.n_subsets > 1:
-            # Algorithm 1 (Yang et al. 2020): the subsets are fixed across seeds, the test set is
-            # drawn from what no subset uses.
+            # Algorithm 1 (Yang et al. 2020): subsets fixed across seeds, one test set drawn from
+            # what no subset uses, shared by every (subset, seed) pair.
             size = data.n_weak + data.n_w2s
             subsets, rest = disjoint_subsets(examples, n_subsets=data.n_subsets, subset_size=size, seed=0)
-            pool = list(subsets[data.subset])
-            base = split_task(rest, n_weak=2, n_w2s=2, n_test=data.n_test, seed=0)
-            parts = split_task(pool, n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=0, seed=seed)
-            return parts.weak, parts.w2s, base.test
+            test = split_task(rest, n_weak=0, n_w2s=0, n_test=data.n_test, seed=0).test
+            parts = split_task(subsets[data.subset], n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=0, seed=seed)
+            return parts.weak, parts.w2s, test
+        if data.fixed_test:
+            test = split_task(examples, n_weak=0, n_w2s=0, n_test=data.n_test, seed=0).test
+            used = {e.id for e in test}
+            rest = [e for e in examples if e.id not in used]
+            parts = split_task(rest, n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=0, seed=seed)
+            return parts.weak, parts.w2s, test
         parts = split_task(examples, n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=data.n_test, seed=seed)
         return parts.weak, parts.w2s, parts.test
 
@@ -444,8 +465,7 @@ def score(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Test metrics of one model: accuracy (± s.e.), AUROC, CE, ECE."""
     from w2sg import metrics
 
-    acc = metrics.accuracy(probs, labels)
-    mean, se = (acc.mean, acc.standard_error) if hasattr(acc, "mean") else acc
+    mean, se = metrics.accuracy(probs, labels)
     return {
         "accuracy": float(mean),
         "accuracy_se": float(se),
@@ -479,19 +499,23 @@ def summarise(per_seed: list[dict[str, Any]], objective_labels: list[str]) -> di
     for label in objective_labels:
         w2s = np.array([s["models"][label]["accuracy"] for s in per_seed])
         pgr = metrics.pgr_across_seeds(weak, w2s, strong)
-        out[label]["pgr"] = pgr if isinstance(pgr, dict) else _pgr_dict(pgr)
+        out[label]["pgr"] = _pgr_dict(pgr)
     return out
 
 
 def _pgr_dict(pgr: Any) -> dict[str, Any]:
-    if hasattr(pgr, "to_dict"):
-        return pgr.to_dict()
-    if hasattr(pgr, "__dataclass_fields__"):
-        from dataclasses import asdict
+    """JSON form of :class:`w2sg.metrics.PGRAcrossSeeds` (nan becomes None)."""
 
-        return json.loads(json.dumps(asdict(pgr), default=float))
-    mean, se, per_seed = pgr
-    return {"mean": float(mean), "standard_error": float(se), "per_seed": [float(v) for v in per_seed]}
+    def num(value: float) -> float | None:
+        return None if value != value else float(value)
+
+    return {
+        "mean": num(pgr.mean),
+        "standard_error": num(pgr.standard_error),
+        "per_seed": [num(v) for v in np.asarray(pgr.per_seed, dtype=float)],
+        "ratio_of_means": num(pgr.ratio_of_means),
+        "ratio_of_means_standard_error": num(pgr.ratio_of_means_standard_error),
+    }
 
 
 def _mean_se(values: Sequence[float]) -> dict[str, float]:
