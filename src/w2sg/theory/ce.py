@@ -182,7 +182,7 @@ def cross_entropy(p: Any, q: Any, *, log_zero: float | None = None) -> np.ndarra
     lz = _check_log_zero(log_zero, where)
     p, q = _probs(p, "p", where), _probs(q, "q", where)
     _same_k(p, q, ("p", "q"), where)
-    return -_weighted_log_sum(p, _log(q, lz))
+    return 0.0 - _weighted_log_sum(p, _log(q, lz))  # 0.0 - x avoids a signed zero
 
 
 def reverse_cross_entropy(p: Any, q: Any, *, log_zero: float | None = None) -> np.ndarray:
@@ -210,7 +210,7 @@ def reverse_cross_entropy(p: Any, q: Any, *, log_zero: float | None = None) -> n
     lz = _check_log_zero(log_zero, where)
     p, q = _probs(p, "p", where), _probs(q, "q", where)
     _same_k(p, q, ("p", "q"), where)
-    return -_weighted_log_sum(q, _log(p, lz))
+    return 0.0 - _weighted_log_sum(q, _log(p, lz))
 
 
 def entropy(p: Any) -> np.ndarray:
@@ -227,7 +227,7 @@ def entropy(p: Any) -> np.ndarray:
         0.0
     """
     p = _probs(p, "p", "entropy")
-    return -_weighted_log_sum(p, _log(p, None))
+    return 0.0 - _weighted_log_sum(p, _log(p, None))
 
 
 def kl_divergence(p: Any, q: Any) -> np.ndarray:
@@ -457,8 +457,8 @@ def grad_rbce_logit(z: Any, y: Any, *, log_zero: float | None = None) -> np.ndar
         Array of the broadcast shape.
 
     Examples:
-        >>> float(grad_rbce_logit(0.0, 0.5))
-        -0.0
+        >>> round(float(grad_rbce_logit(0.0, 0.75)), 4)  # -0.25 * log(3)
+        -0.2747
     """
     where = "grad_rbce_logit"
     lz = _check_log_zero(log_zero, where)
@@ -675,7 +675,7 @@ def smoothing_table(labels: Any, alphas: Sequence[float]) -> SmoothingTable:
 
     Examples:
         >>> t = smoothing_table(binary_probs([0.9]), [1.0, 0.5])
-        >>> t.rce_shift.tolist(), [round(x, 2) for x in t.ce_shift[:, 0]]
+        >>> t.rce_shift.tolist(), np.round(t.ce_shift[:, 0], 2).tolist()
         ([[0.0], [0.0]], [0.0, 0.2])
     """
     where = "smoothing_table"
