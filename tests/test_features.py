@@ -148,6 +148,8 @@ def test_head_config_and_predict_validation():
             HeadConfig(**{field: value})
     with pytest.raises(TypeError, match="HeadConfig"):
         train_linear_head(np.zeros((2, 2)), np.zeros(2), make_objective("ce"), {"epochs": 1})
+    with pytest.raises(TypeError, match="Objective protocol"):
+        train_linear_head(np.zeros((2, 2)), np.zeros(2), lambda z, y: z, HeadConfig(epochs=1))
     head = LinearHead(weight=np.ones(3), mean=np.zeros(3), scale=np.ones(3))
     with pytest.raises(ValueError, match="3 columns"):
         head.predict_logits(np.zeros((2, 4)))

@@ -308,9 +308,6 @@ def test_gdv_recorded_equals_gdv_of_step_gradients():
     model = _model()
     params = [p for p in model.parameters() if p.requires_grad]
 
-    def capture(_model, _step):
-        return {}
-
     original_step = torch.optim.Adam.step
 
     def spy(self, *args, **kwargs):
@@ -405,6 +402,9 @@ def test_train_model_rejects_bad_config_and_eval_steps():
     with pytest.raises(ValueError, match="eval_steps"):
         train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), TrainConfig(max_steps=2), progress=False,
                     eval_fn=lambda m, s: {}, eval_steps=[3])
+    with pytest.raises(TypeError, match="Objective protocol"):
+        train_model(_model(), EXAMPLES, SOFT, torch.nn.functional.binary_cross_entropy_with_logits,
+                    TrainConfig(max_steps=1), progress=False)
     with pytest.raises(ValueError, match="log_path"):
         train_model(_model(), EXAMPLES, SOFT, make_objective("ce"), TrainConfig(max_steps=1), progress=False,
                     trackers=["tensorboard"])

@@ -307,8 +307,12 @@ def train_linear_head(
         )
     bad = np.flatnonzero(~np.isfinite(y) | (y < 0) | (y > 1))
     if bad.size:
-        raise ValueError(f"`targets` of train_linear_head must be in [0, 1]. Got {y[bad[0]]!r} at row {bad[0]} instead.")
+        raise ValueError(
+            f"`targets` of train_linear_head must be in [0, 1]. Got {y[bad[0]]!r} at row {bad[0]} instead.")
 
+    from w2sg.train import check_objective
+
+    check_objective(objective, "train_linear_head")
     mean = x.mean(axis=0) if config.center else np.zeros(x.shape[1])
     scale = x.std(axis=0) if config.center else np.sqrt((x**2).mean(axis=0))
     scale = np.where(scale > 0, scale, 1.0)  # constant columns: leave as they are

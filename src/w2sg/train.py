@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -68,7 +67,8 @@ class TrainConfig(BaseModel):
         seed: seeds python, numpy and torch, and the per-epoch shuffles.
         mixed_precision: ``"no"`` or ``"bf16"`` (autocast of the forward pass).
         dropout: ``False`` trains in ``model.eval()`` mode, as the paper does.
-        record: metrics computed per step, a subset of loss, grad_norm, param_distance, gdv.
+        record: metrics computed per step, a subset of loss, grad_norm, param_distance, gdv (the
+            loss, being free, is always recorded).
             ``param_distance`` keeps a copy of the initial parameters; ``gdv`` keeps ``gdv_window``
             flattened float32 gradients in CPU memory (4 bytes x parameters x window).
         gdv_window: number of most recent step gradients that GDV is computed over (>= 2).
@@ -218,7 +218,8 @@ def gradient_direction_variance(gradients: Sequence[Any] | np.ndarray) -> float:
     """
     rows = [_as_float64(g).ravel() for g in gradients]
     if len(rows) < 2:
-        raise ValueError(f"`gradients` of gradient_direction_variance must hold >= 2 vectors. Got {len(rows)} instead.")
+        raise ValueError(
+            f"`gradients` of gradient_direction_variance must hold >= 2 vectors. Got {len(rows)} instead.")
     sizes = {r.size for r in rows}
     if len(sizes) != 1 or 0 in sizes:
         raise ValueError(
@@ -274,6 +275,17 @@ def _optimiser_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: i
     return [list(map(int, b)) for b in length_grouped_batches(lengths, batch_size, seed, epoch=epoch)]
 
 
+def check_objective(objective: Any, owner: str) -> None:
+    """Raise a TypeError unless ``objective`` follows the ``w2sg.losses`` protocol."""
+    missing = [a for a in ("fit", "needs_batch_statistics", "batch_statistics") if not hasattr(objective, a)]
+    if missing or not callable(objective):
+        raise TypeError(
+            f"`objective` of {owner} must follow the w2sg.losses Objective protocol (callable, with fit, "
+            f"needs_batch_statistics, batch_statistics); use w2sg.losses.make_objective. Got "
+            f"{type(objective).__name__} missing {missing or ['__call__']} instead."
+        )
+
+
 def _targets_array(examples: Sequence[Any], targets: Any) -> np.ndarray:
     """Soft targets aligned with ``examples``: an array in their order or a mapping keyed by id."""
     if isinstance(targets, Mapping):
@@ -311,7 +323,9 @@ def _grad_norm(params: Sequence[torch.nn.Parameter]) -> float:
     return math.sqrt(float(torch.stack(squares).sum())) if squares else 0.0
 
 
-def _param_distance(named: Sequence[tuple[str, torch.nn.Parameter]], initial: Sequence[torch.Tensor]) -> dict[str, float]:
+def _param_distance(
+    named: Sequence[tuple[str, torch.nn.Parameter]], initial: Sequence[torch.Tensor]
+) -> dict[str, float]:
     r""":math:`\lVert\theta-\theta_0\rVert_2` over all trainable params, and its head/backbone parts."""
     head = backbone = 0.0
     for (name, p), p0 in zip(named, initial, strict=True):
@@ -390,6 +404,7 @@ def train_model(
     if len(examples) == 0:
         raise ValueError("`examples` of train_model must be non-empty. Got 0 examples instead.")
     y_all = _targets_array(examples, targets)
+    check_objective(objective, "train_model")
     steps_per_epoch = math.ceil(len(examples) / config.batch_size)
     total_steps = config.max_steps or config.epochs * steps_per_epoch
     eval_at = set(int(s) for s in eval_steps)
@@ -459,7 +474,8 @@ def train_model(
                     accelerator.backward(loss)  # frees this micro-batch's graph
                     loss_sum += float(loss.detach())
                 if not math.isfinite(loss_sum):
-                    raise ValueError(f"loss of train_model must stay finite. Got {loss_sum} at step {step + 1} instead.")
+                    raise ValueError(
+                        f"loss of train_model must stay finite. Got {loss_sum} at step {step + 1} instead.")
                 record: dict[str, float] = {"step": step + 1, "epoch": epoch, "lr": lr, "loss": loss_sum}
                 if "grad_norm" in config.record:
                     record["grad_norm"] = _grad_norm(params)  # after accumulation, before clipping
