@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -172,7 +173,10 @@ class Experiment:
         if settings.finetune == "features":
             logits, history = self._train_on_features(settings, objective, train_examples, targets, eval_sets, seed)
         else:
-            logits, history = self._fine_tune(settings, objective, train_examples, targets, eval_sets, seed)
+            log_path = self.run_dir / "curves" / f"{_slug(role)}-seed{seed}.jsonl"
+            logits, history = self._fine_tune(
+                settings, objective, train_examples, targets, eval_sets, seed, log_path=log_path
+            )
         seconds = time.perf_counter() - start
         self.report(f"  {role}: trained in {seconds:.1f}s")
         arrays = {f"logits_{name}": np.asarray(v, dtype=np.float32) for name, v in logits.items()}
@@ -233,7 +237,7 @@ class Experiment:
         history = [dict(row) for row in getattr(head, "history", [])]
         return logits, history
 
-    def _fine_tune(self, settings, objective, train_examples, targets, eval_sets, seed):
+    def _fine_tune(self, settings, objective, train_examples, targets, eval_sets, seed, *, log_path: Path):
         from w2sg.losses import make_objective
         from w2sg.train import TrainConfig, predict_logits, train_model
 
@@ -257,7 +261,8 @@ class Experiment:
             gdv_window=self.config.gdv_window,
             log_every=runtime.log_every,
         )
-        log_path = self.run_dir / "curves" / f"stage-{int(time.time() * 1e3)}.jsonl"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.unlink(missing_ok=True)  # a curve left by an interrupted attempt starts over
         history = train_model(
             model,
             list(train_examples),
@@ -400,6 +405,10 @@ class Experiment:
         for label, stage in students.items():
             columns[label] = sigmoid(stage.logits["test"])
         _atomic_frame(pd.DataFrame(columns), folder / f"test_predictions_seed{seed}.csv")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "-", text).strip("-")
 
 
 def _thin(rows: list[dict[str, Any]], limit: int = 400) -> list[dict[str, Any]]:
