@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -18,6 +18,23 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:.6g}"
     return str(value)
+
+
+def add_accounting_rows(table: Any, acc: Any, ce: Any = None) -> None:
+    """Add one (term, value, meaning, equation) row per accounting term to a rich ``table``.
+
+    ``acc`` is an :class:`~w2sg.theory.accounting.Accounting`; ``ce`` an optional
+    :class:`~w2sg.theory.accounting.CrossEntropyAccounting` whose terms follow in their own section.
+    """
+    from w2sg.theory.accounting import ACCOUNTING_TERMS, CROSS_ENTROPY_TERMS
+
+    for name, (meaning, eq) in ACCOUNTING_TERMS.items():
+        table.add_row(name, _fmt(getattr(acc, name)), meaning, eq)
+    table.add_row("w2sg_occurred", _fmt(acc.w2sg_occurred), "R(Fs) < R(Fw)", "Sec. 1.2")
+    if ce is not None:
+        table.add_section()
+        for name, (meaning, eq) in CROSS_ENTROPY_TERMS.items():
+            table.add_row(f"ce.{name}", _fmt(getattr(ce, name)), meaning, eq)
 
 
 def account(
@@ -45,8 +62,6 @@ def account(
 
     from w2sg.bregman import KL, BinaryKL, GeneralizedKL, ItakuraSaito, SquaredEuclidean
     from w2sg.theory.accounting import (
-        ACCOUNTING_TERMS,
-        CROSS_ENTROPY_TERMS,
         account as compute_account,
         cross_entropy_accounting,
         load_predictions,
@@ -98,11 +113,5 @@ def account(
     table.add_column("value", justify="right")
     table.add_column("meaning")
     table.add_column("equation")
-    for name, (meaning, eq) in ACCOUNTING_TERMS.items():
-        table.add_row(name, _fmt(getattr(acc, name)), meaning, eq)
-    table.add_row("w2sg_occurred", _fmt(acc.w2sg_occurred), "R(Fs) < R(Fw)", "Sec. 1.2")
-    if ce is not None:
-        table.add_section()
-        for name, (meaning, eq) in CROSS_ENTROPY_TERMS.items():
-            table.add_row(f"ce.{name}", _fmt(getattr(ce, name)), meaning, eq)
+    add_accounting_rows(table, acc, ce)
     Console().print(table)
