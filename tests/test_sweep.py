@@ -342,6 +342,12 @@ def _sweep_process(sweep_file: Path, root: Path, delay: float) -> subprocess.Pop
     )
 
 
+def _finished_and_in_progress(root: Path) -> bool:
+    runs = [p for p in (root / "runs").glob("*") if (p / "partial.txt").exists()]
+    finished = sum((p / "results.json").exists() for p in runs)
+    return finished >= 3 and finished < len(runs)
+
+
 def test_kill_9_then_rerun_matches_uninterrupted_sweep(tmp_path):
     import tomli_w
 
@@ -358,7 +364,8 @@ def test_kill_9_then_rerun_matches_uninterrupted_sweep(tmp_path):
     proc = _sweep_process(sweep_file, interrupted, delay=0.25)
     deadline = time.monotonic() + 60
     try:
-        while len(list((interrupted / "runs").glob("*/results.json"))) < 3:
+        # Kill once 3 runs finished and another is mid-way (started, no results.json yet).
+        while not _finished_and_in_progress(interrupted):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the sweep made no progress"
             time.sleep(0.02)

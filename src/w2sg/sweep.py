@@ -643,8 +643,11 @@ def run_sweep(
         else:
             pending.append(config)
 
-    if backend == "ray":
-        executor: Any = _RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+    if not pending:  # nothing to do: start no pool and no Ray instance
+        executor: Any = _InlineExecutor()
+        capacity = workers
+    elif backend == "ray":
+        executor = _RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
         if cpus_per_run or gpus_per_run:
             capacity = executor.capacity(cpus_per_run, gpus_per_run)
         else:  # tasks that declare no resources all run at once
