@@ -388,7 +388,7 @@ def train_model(
         eval_steps: 1-based optimiser step counts after which ``eval_fn`` runs.
 
     Returns:
-        A :class:`TrainHistory` with one record per optimiser step.
+        A :class:`TrainHistory` with one record per optimiser step. The model is left in eval mode.
 
     Raises:
         ValueError: empty ``examples``, misaligned or out-of-range ``targets``, bad ``eval_steps``,
