@@ -226,6 +226,8 @@ class Experiment:
             weight_decay=train.weight_decay,
             optimizer=train.optimizer,
             seed=seed,
+            # Centring would break the antisymmetry z(a, b) = -z(b, a) of pairwise reward heads.
+            center=self.task().kind != "pairwise",
         )
         head = train_linear_head(
             self._features(settings, train_examples),
