@@ -192,7 +192,7 @@ def test_simulation_converges_to_g() -> None:
     d = 300
     widths = [150, 300, 600, 1200]
     for n in (None, 500 * d):
-        res = sweep(d, widths, [0.1, 1.0], 6, n, n_teachers=256)
+        res = sweep(d, widths, [0.1, 1.0], 4, n, n_teachers=512)
         rel = np.abs(res.misfit_mean / res.g - 1)
         assert rel.max() < 0.03, (n, rel)
 

@@ -834,11 +834,12 @@ def _misfit_all_lams(
     ``wtw`` is W^T W of shape (d, d), precomputed by the caller.
     """
     m, d = W.shape
-    if m > d:
-        e_w, v_w = np.linalg.eigh(wtw)
+    small_gram = wtw if m > d else W @ W.T  # (m, m) when m <= d: the nonzero block of W^T W
+    if L is not None:
+        e_w = np.clip(np.linalg.eigvalsh(small_gram), 0.0, None)  # only needed for the trace
     else:
-        e_w, v_w = np.linalg.eigh(W @ W.T)  # (m,), (m, m): the nonzero block of W^T W
-    e_w = np.clip(e_w, 0.0, None)
+        e_w, v_w = np.linalg.eigh(small_gram)
+        e_w = np.clip(e_w, 0.0, None)
     if L is None:
         if m > d:
             # I - A_inf = V diag(lam / (e + lam)) V^T: no subtraction, exact small misfits.
