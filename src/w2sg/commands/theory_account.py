@@ -12,7 +12,8 @@ import typer
 GeneratorName = Literal["kl", "binary-kl", "squared", "generalized-kl", "itakura-saito"]
 
 
-def _fmt(value: object) -> str:
+def format_value(value: object) -> str:
+    """A table cell: ``yes``/``no`` for bools, ``inf``/``-inf``, 6 significant digits for floats."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -29,12 +30,12 @@ def add_accounting_rows(table: Any, acc: Any, ce: Any = None) -> None:
     from w2sg.theory.accounting import ACCOUNTING_TERMS, CROSS_ENTROPY_TERMS
 
     for name, (meaning, eq) in ACCOUNTING_TERMS.items():
-        table.add_row(name, _fmt(getattr(acc, name)), meaning, eq)
-    table.add_row("w2sg_occurred", _fmt(acc.w2sg_occurred), "R(Fs) < R(Fw)", "Sec. 1.2")
+        table.add_row(name, format_value(getattr(acc, name)), meaning, eq)
+    table.add_row("w2sg_occurred", format_value(acc.w2sg_occurred), "R(Fs) < R(Fw)", "Sec. 1.2")
     if ce is not None:
         table.add_section()
         for name, (meaning, eq) in CROSS_ENTROPY_TERMS.items():
-            table.add_row(f"ce.{name}", _fmt(getattr(ce, name)), meaning, eq)
+            table.add_row(f"ce.{name}", format_value(getattr(ce, name)), meaning, eq)
 
 
 def account(
