@@ -242,3 +242,21 @@ def test_hh_pairs_pre_split_folder(tmp_path):
     assert sum(e.label for e in test) == 20  # the chosen/rejected coin is balanced per split
     results = exp.run()
     assert results["seeds"][0]["sizes"] == {"weak": 40, "w2s": 40, "test": 40}
+
+
+def test_teacher_training_sets_differ_as_configured():
+    from w2sg.data import Example
+    from w2sg.pipeline import teacher_training_sets
+
+    weak = [Example.classification(f"text {i}", i % 2) for i in range(30)]
+    same = teacher_training_sets(weak, 3, "seed", 0)
+    assert all(part == weak for part in same)
+    parts = teacher_training_sets(weak, 3, "disjoint", 0)
+    ids = [e.id for part in parts for e in part]
+    assert sorted(ids) == sorted(e.id for e in weak)  # a partition of D_w
+    assert all(sum(e.label for e in part) == 5 and len(part) == 10 for part in parts)
+    boot = teacher_training_sets(weak, 2, "bootstrap", 0)
+    assert all(len(part) == 30 for part in boot)
+    assert len({e.id for e in boot[0]}) < 30  # drawn with replacement
+    assert [e.id for e in boot[0]] != [e.id for e in boot[1]]
+    assert [e.id for e in teacher_training_sets(weak, 2, "bootstrap", 0)[0]] == [e.id for e in boot[0]]

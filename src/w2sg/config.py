@@ -105,6 +105,12 @@ class TeacherSettings(_Strict):
     ensemble: Literal["dual", "primal"] = Field(
         "dual", description="dual: sigma(mean logit), the normalised geometric mean; primal: mean probability."
     )
+    diversity: Literal["seed", "bootstrap", "disjoint"] = Field(
+        "seed",
+        description="What differs between ensemble teachers: only the seed (fine-tuning), a bootstrap "
+        "resample of D_w, or disjoint class-balanced parts of D_w (needed on frozen features, whose "
+        "convex head does not depend on the seed).",
+    )
     smoothing: float = Field(
         1.0, ge=0, le=1, description="Label-proportional smoothing y -> a*y + (1-a)/2 (Prop. 2); 1 = none."
     )

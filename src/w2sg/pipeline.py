@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 import re
 import subprocess
@@ -79,8 +80,12 @@ class Experiment:
         self._models: dict[str, Any] = {}
 
     # -- data -----------------------------------------------------------------------------------
+    def _task_source(self) -> str:
+        """``data.task`` with ``~`` and ``$VARS`` expanded (configs stay portable across machines)."""
+        return os.path.expandvars(os.path.expanduser(self.config.data.task))
+
     def _is_presplit(self) -> bool:
-        return Path(self.config.data.task).is_dir()
+        return Path(self._task_source()).is_dir()
 
     def task(self):
         """The loaded task (for pre-split folders: the W2S file, which names the kind and drops)."""
@@ -89,11 +94,11 @@ class Experiment:
 
             data = self.config.data
             if self._is_presplit():
-                tasks = load_split_tasks(data.task, seed=0, **data.options)
+                tasks = load_split_tasks(self._task_source(), seed=0, **data.options)
                 task = tasks["w2s"]
                 self._examples = [e for t in tasks.values() for e in t.examples]
             else:
-                task = load_task(data.task, **data.options)
+                task = load_task(self._task_source(), **data.options)
                 self._examples = list(task.examples)
             self.report(f"task {task.name}: {len(self._examples)} examples ({task.kind})")
             if data.pool is not None:
@@ -114,7 +119,7 @@ class Experiment:
         if self._is_presplit():
             self.task()
             parts = load_splits(
-                data.task, n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=data.n_test, seed=seed, **data.options
+                self._task_source(), n_weak=data.n_weak, n_w2s=data.n_w2s, n_test=data.n_test, seed=seed, **data.options
             )
             return parts.weak, parts.w2s, parts.test
         examples = self.examples()
@@ -236,7 +241,10 @@ class Experiment:
             head_config,
         )
         logits = {name: head.predict_logits(self._features(settings, ex)) for name, ex in eval_sets.items()}
-        history = [dict(row) for row in getattr(head, "history", [])]
+        history = [dict(row) for row in head.history]
+        if history and head_config.init_scale == 0:
+            # The head starts at w = 0, so its distance from initialisation is |w| (Sec. 7.7).
+            history[-1]["param_distance"] = float(np.linalg.norm(head.weight))
         return logits, history
 
     def _fine_tune(self, settings, objective, train_examples, targets, eval_sets, seed, *, log_path: Path):
@@ -287,19 +295,18 @@ class Experiment:
         """Soft labels on D_s and logits on D_test of the (ensembled) weak teacher (Eq. 42)."""
         cfg = self.config
         hard_objective = ObjectiveSettings(name="ce")
-        gt = np.array([e.label for e in weak], dtype=np.float32)
         teachers = []
-        for t in range(cfg.teacher.n_teachers):
-            teacher_seed = seed * 1000 + t
+        for t, part in enumerate(teacher_training_sets(weak, cfg.teacher.n_teachers, cfg.teacher.diversity, seed)):
+            gt = np.array([e.label for e in part], dtype=np.float32)
             teachers.append(
                 self.train_stage(
                     f"weak teacher {t + 1}/{cfg.teacher.n_teachers}",
                     cfg.weak,
                     hard_objective,
-                    weak,
+                    part,
                     gt,
                     {"w2s": w2s, "test": test},
-                    teacher_seed,
+                    seed * 1000 + t,
                 )
             )
         w2s_logits = np.stack([t.logits["w2s"] for t in teachers])  # (T, n_w2s)
@@ -448,6 +455,31 @@ def balanced_pool(examples: Sequence, size: int, *, seed: int = 0) -> list:
             )
         chosen.append(rng.choice(index, size=count, replace=False))
     return [examples[i] for i in np.sort(np.concatenate(chosen))]
+
+
+def teacher_training_sets(weak: Sequence, n_teachers: int, diversity: str, seed: int) -> list[list]:
+    """The D_w each ensemble teacher trains on (Eq. 42 needs teachers that differ).
+
+    ``seed``: all teachers see D_w (they differ by their seed); ``bootstrap``: each draws |D_w|
+    examples with replacement; ``disjoint``: D_w is cut into ``n_teachers`` parts, each with both
+    classes in equal measure.
+    """
+    weak = list(weak)
+    if n_teachers == 1 or diversity == "seed":
+        return [weak] * n_teachers
+    rng = np.random.default_rng([seed, 7919])
+    if diversity == "bootstrap":
+        return [[weak[i] for i in rng.integers(len(weak), size=len(weak))] for _ in range(n_teachers)]
+    if diversity == "disjoint":
+        parts: list[list] = [[] for _ in range(n_teachers)]
+        for cls in (0, 1):
+            index = rng.permutation([i for i, e in enumerate(weak) if e.label == cls])
+            for t, chunk in enumerate(np.array_split(index, n_teachers)):
+                parts[t].extend(weak[i] for i in chunk)
+        if min(len(p) for p in parts) < 2:
+            raise ValueError(f"teacher.diversity='disjoint' leaves a teacher with < 2 examples of D_w ({len(weak)}).")
+        return parts
+    raise ValueError(f"teacher.diversity must be 'seed', 'bootstrap' or 'disjoint'. Got {diversity!r} instead.")
 
 
 def ensemble_logits(logits: np.ndarray, *, how: str = "dual") -> np.ndarray:
