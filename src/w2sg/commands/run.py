@@ -43,7 +43,10 @@ def run(
         console.print(f"[green]valid[/green]: run {cfg.config_hash()} -> {Path(cfg.runtime.output_dir) / 'runs' / cfg.config_hash()}")
         return
 
+    from w2sg.commands import quiet_third_party_output
     from w2sg.pipeline import run_experiment
+
+    quiet_third_party_output()
 
     console.print(
         f"[bold]{cfg.name}[/bold]: {cfg.weak.source} -> {cfg.strong.source} on {cfg.data.task}, "

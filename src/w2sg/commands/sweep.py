@@ -66,6 +66,9 @@ def sweep(
         return
 
     try:
+        from w2sg.commands import quiet_third_party_output
+
+        quiet_third_party_output()
         result = run_sweep(
             plan,
             store=store,
