@@ -260,3 +260,17 @@ def test_teacher_training_sets_differ_as_configured():
     assert len({e.id for e in boot[0]}) < 30  # drawn with replacement
     assert [e.id for e in boot[0]] != [e.id for e in boot[1]]
     assert [e.id for e in teacher_training_sets(weak, 2, "bootstrap", 0)[0]] == [e.id for e in boot[0]]
+
+
+def test_truncation_is_counted_not_hidden(tmp_path, bert_dir):
+    from transformers import AutoTokenizer
+
+    cfg = tiny_config(tmp_path, bert_dir, seeds=[0])
+    exp = Experiment(cfg)
+    weak, w2s, test = exp.splits(0)
+    every = [*weak, *w2s, *test]
+    tokenizer = AutoTokenizer.from_pretrained(bert_dir)
+    expected = sum(len(tokenizer(e.texts[0])["input_ids"]) > 8 for e in every)
+    short = cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_length": 8})})
+    assert 0 < Experiment(short).truncated_texts(short.weak, every) == expected
+    assert exp.truncated_texts(cfg.weak, every) == 0  # max_length 16 fits every text

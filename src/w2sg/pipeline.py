@@ -77,7 +77,8 @@ class Experiment:
         self.run_dir = self.store.run_dir(config.config_hash())
         self.report = report or (lambda message: logger.info(message))
         self._task = None
-        self._models: dict[str, Any] = {}
+        self._models: dict[Any, Any] = {}
+        self._tokenizers: dict[str, Any] = {}
 
     # -- data -----------------------------------------------------------------------------------
     def _task_source(self) -> str:
@@ -205,6 +206,26 @@ class Experiment:
             max_length=self.config.data.max_length,
             seed=seed,
         )
+
+    def truncated_texts(self, settings: ModelSettings, examples: Sequence) -> int:
+        """How many texts of ``examples`` the model's tokenizer cuts at ``data.max_length``.
+
+        Reported in results (and logged) rather than hidden: a high count means ``max_length``
+        drops content the paper's models would see (left truncation keeps the end of a text).
+        """
+        from w2sg.models import resolve_source, tokenize
+
+        tokenizer = self._tokenizers.get(settings.source)
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            resolved = resolve_source(settings.source)
+            extra = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
+            tokenizer = self._tokenizers[settings.source] = AutoTokenizer.from_pretrained(
+                resolved.tokenizer_path, **extra
+            )
+        encoded = tokenize(tokenizer, list(examples), max_length=self.config.data.max_length)
+        return int(encoded.n_truncated)
 
     def _features(self, settings: ModelSettings, examples: Sequence) -> np.ndarray:
         from w2sg.features import extract_features
@@ -394,10 +415,22 @@ class Experiment:
             rows[label]["pgr"] = _safe_pgr(weak_acc, rows[label]["accuracy"], strong_acc)
         self._write_predictions(seed, w2s, labels, y_w2s, test, y_test, teacher_p, ceiling, students)
         teacher_label_acc = float(np.mean((labels >= 0.5) == (y_w2s >= 0.5)))
+        every = [*weak, *w2s, *test]
+        truncated = {
+            "texts": sum(len(e.texts) for e in every),
+            "weak_model": self.truncated_texts(cfg.weak, every),
+            "strong_model": self.truncated_texts(cfg.strong, every),
+        }
+        if truncated["weak_model"] or truncated["strong_model"]:
+            self.report(
+                f"  truncated to {cfg.data.max_length} tokens: {truncated['weak_model']} (weak) and "
+                f"{truncated['strong_model']} (strong) of {truncated['texts']} texts"
+            )
         return {
             "seed": seed,
             "sizes": {"weak": len(weak), "w2s": len(w2s), "test": len(test)},
             "teacher_label_accuracy": teacher_label_acc,
+            "truncated": truncated,
             "models": rows,
             "curves": curves,
         }
