@@ -11,7 +11,7 @@ Prints one table: the median (and min) wall time over ``--repeats`` runs of
 
 Ratios compare each row with the reference named beside it. Run from the repository root::
 
-    python benchmarks/theory.py              # everything, 3 repeats (about 5 minutes on 2 cores)
+    python benchmarks/theory.py              # everything, 3 repeats (4-7 minutes on 2 cores)
     python benchmarks/theory.py --skip-ridge  # the accounting and the bridge only (seconds)
 """
 

@@ -77,7 +77,7 @@ def fab_run(root: Path, columns_by_seed: dict[int, dict], *, objectives=("ce",),
         y = np.asarray(cols["label"])
         models = {}
         for label in ["weak", "strong_ceiling", *[o.label for o in objs]]:
-            p = np.clip(np.asarray(cols[label]), 1e-12, 1 - 1e-12)
+            p = np.clip(pd.to_numeric(pd.Series(cols[label]), errors="coerce").to_numpy(), 1e-12, 1 - 1e-12)
             models[label] = {"cross_entropy": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))}
         per_seed.append({"seed": seed, "sizes": {"test": len(y)}, "models": models, "curves": {}})
     results = {"config_hash": cfg.config_hash(), "config": cfg.model_dump(mode="json"),
@@ -311,13 +311,14 @@ def test_saturated_probabilities_are_clipped_and_finite(tmp_path):
     "column, value, match",
     [("weak", np.nan, r"row 3, field 'weak' must be a probability"),
      ("ce", 1.5, r"row 3, field 'ce' must be a probability"),
-     ("label", 2, r"row 3, field 'label' must be 0 or 1")],
+     ("label", 2, r"row 3, field 'label' must be 0 or 1"),
+     ("weak", "n/a!", r"row 3, field 'weak' must be a number. Got 'n/a!'")],
 )
 def test_malformed_predictions_name_file_row_and_field(tmp_path, column, value, match):
     rng = np.random.default_rng(7)
     ids = [f"m{i}" for i in range(30)]
     cols = make_columns(rng, ids, rng.integers(0, 2, 30))
-    cols[column] = np.asarray(cols[column], dtype=float)
+    cols[column] = list(cols[column])
     cols[column][3] = value
     run = fab_run(tmp_path, {0: cols})
     with pytest.raises(ValueError, match=match) as info:
@@ -348,6 +349,8 @@ def test_argument_errors(store):
         theory_from_runs(root, group_by="subset")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"`independent` of theory_from_runs must be a bool. Got int"):
         theory_from_runs(root, independent=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"`objective` of theory_from_runs must be a str .* Got int"):
+        theory_from_runs(root, objective=3)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="no runs/ folder"):
         theory_from_runs(root / "nowhere")
     with pytest.raises(FileNotFoundError, match="Sweep 'nope'"):

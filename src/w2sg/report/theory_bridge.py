@@ -259,6 +259,18 @@ class _Pair:
     student: np.ndarray  # (n,)
 
 
+def _numbers(frame: Any, column: str, source: str) -> np.ndarray:
+    """Column ``column`` as float64; a non-numeric cell is an error naming the file, row and field."""
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values) & frame[column].notna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(f"{source}: row {row}, field {column!r} must be a number. Got {frame[column].iloc[row]!r} instead.")
+    return values
+
+
 def _check_frame(frame: Any, source: str, columns: Sequence[str]) -> None:
     missing = [c for c in ("id", "label", *columns) if c not in frame.columns]
     if missing:
@@ -271,13 +283,13 @@ def _check_frame(frame: Any, source: str, columns: Sequence[str]) -> None:
     if dup.any():
         row = int(np.argmax(dup))
         raise ValueError(f"{source}: row {row}, field 'id': duplicate example id {ids.iloc[row]!r}.")
-    labels = np.asarray(frame["label"], dtype=np.float64)
+    labels = _numbers(frame, "label", source)
     bad = ~np.isin(labels, (0.0, 1.0))
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(f"{source}: row {row}, field 'label' must be 0 or 1. Got {labels[row]!r} instead.")
     for column in columns:
-        values = np.asarray(frame[column], dtype=np.float64)
+        values = _numbers(frame, column, source)
         bad = ~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))
         if bad.any():
             row = int(np.argmax(bad))
@@ -440,7 +452,12 @@ def theory_from_runs(
         raise ValueError(f"`group_by` of theory_from_runs must be one of 'none', 'seed'. Got {group_by!r} instead.")
     if not isinstance(independent, (bool, np.bool_)):
         raise TypeError(f"`independent` of theory_from_runs must be a bool. Got {type(independent).__name__} instead.")
-    if objective is not None and (not isinstance(objective, str) or not objective):
+    if objective is not None and not isinstance(objective, str):
+        raise TypeError(
+            f"`objective` of theory_from_runs must be a str (an objective label or name) or None. "
+            f"Got {type(objective).__name__} instead."
+        )
+    if objective == "":
         raise ValueError(
             f"`objective` of theory_from_runs must be an objective label or name such as 'ce'. Got {objective!r} instead."
         )
