@@ -95,7 +95,8 @@ def main() -> None:
     _, student_dirac, _, _ = _law(n_pairs, n_inputs, n_pairs)
     size = f"{n_pairs} pairs x {n_inputs:,} inputs x 2"
     gen = KL()
-    rows.append(("account KL, Dirac", size, _time(lambda: account(gen, teacher, student_dirac, truth), args.repeats), None))
+    rows.append(("account KL, Dirac", size,
+                 _time(lambda: account(gen, teacher, student_dirac, truth), args.repeats), None))
     rows.append(("account KL, 10 groups of 10", size,
                  _time(lambda: account(gen, teacher, student, truth, groups=groups), args.repeats),
                  "account KL, Dirac"))

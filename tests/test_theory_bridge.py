@@ -99,13 +99,12 @@ def two_class(p):
     return np.stack([1 - p, p], axis=-1)
 
 
-def test_ce(p, y):
+def numpy_ce(p, y):
     """Mean binary cross-entropy against hard labels (numpy, independent of the package)."""
     p = np.asarray(p, dtype=float)
     return float(-np.mean(np.where(y == 1, np.log(p), np.log1p(-p))))
 
 
-test_ce.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture()
@@ -151,8 +150,8 @@ def test_bridge_equals_direct_account_on_the_same_arrays(store):
 def test_observed_gain_is_the_difference_of_test_cross_entropies(store):
     root, data, ids, y = store
     (result,) = theory_from_runs(root)
-    ce_teacher = np.mean([test_ce(data[r][s]["weak"], y) for r, s in result.pairs])
-    ce_student = np.mean([test_ce(data[r][s]["ce"], y) for r, s in result.pairs])
+    ce_teacher = np.mean([numpy_ce(data[r][s]["weak"], y) for r, s in result.pairs])
+    ce_student = np.mean([numpy_ce(data[r][s]["ce"], y) for r, s in result.pairs])
     assert result.teacher_risk == pytest.approx(ce_teacher, rel=1e-12)
     assert result.student_risk == pytest.approx(ce_student, rel=1e-12)
     assert result.observed_gain == pytest.approx(ce_teacher - ce_student, rel=1e-10, abs=1e-12)
@@ -223,7 +222,7 @@ def test_common_ids_only_when_test_sets_partly_overlap(tmp_path):
     (result,) = theory_from_runs(tmp_path)
     assert result.n_inputs == 40 and result.n_dropped == 10
     common = ids[10:]
-    expected = np.mean([test_ce(pd.Series(c["weak"], index=c["id"]).loc[common].to_numpy(),
+    expected = np.mean([numpy_ce(pd.Series(c["weak"], index=c["id"]).loc[common].to_numpy(),
                                 pd.Series(y, index=ids).loc[common].to_numpy()) for c in (full, part)])
     assert result.teacher_risk == pytest.approx(expected, rel=1e-12)
 
@@ -266,7 +265,7 @@ def test_group_by_seed_and_objective_filter(tmp_path):
     assert [r.seed for r in by_seed] == [0, 1, 2] and all(r.n_pairs == 1 for r in by_seed)
     for r in by_seed:
         assert r.pairs == ((run, r.seed),)
-        assert r.observed_gain == pytest.approx(test_ce(cols[r.seed]["weak"], y) - test_ce(cols[r.seed]["rce"], y),
+        assert r.observed_gain == pytest.approx(numpy_ce(cols[r.seed]["weak"], y) - numpy_ce(cols[r.seed]["rce"], y),
                                                 rel=1e-10)
     # a single pair: the pooled risk is the mean of the per-seed risks
     (pooled,) = theory_from_runs(tmp_path, objective="rce")

@@ -146,7 +146,8 @@ class BridgeResult:
 
     @property
     def teacher_risk(self) -> float:
-        r""":math:`\mathcal R(F_w) = \mathbb E\,\mathrm{KL}(f^*\Vert F_w) = \mathbb E\,\mathrm{CE}(f^*, F_w)` (one-hot truth)."""
+        r""":math:`\mathcal R(F_w) = \mathbb E\,\mathrm{KL}(f^*\Vert F_w)
+        = \mathbb E\,\mathrm{CE}(f^*, F_w)`, the teacher's test cross-entropy (one-hot truth)."""
         return self.accounting.teacher_risk
 
     @property
@@ -267,7 +268,9 @@ def _numbers(frame: Any, column: str, source: str) -> np.ndarray:
     bad = np.isnan(values) & frame[column].notna().to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
-        raise ValueError(f"{source}: row {row}, field {column!r} must be a number. Got {frame[column].iloc[row]!r} instead.")
+        raise ValueError(
+            f"{source}: row {row}, field {column!r} must be a number. Got {frame[column].iloc[row]!r} instead."
+        )
     return values
 
 
@@ -459,7 +462,8 @@ def theory_from_runs(
         )
     if objective == "":
         raise ValueError(
-            f"`objective` of theory_from_runs must be an objective label or name such as 'ce'. Got {objective!r} instead."
+            f"`objective` of theory_from_runs must be an objective label or name such as 'ce'. "
+            f"Got {objective!r} instead."
         )
     from w2sg.report.collect import collect_runs
 
@@ -468,7 +472,9 @@ def theory_from_runs(
     if not laws:
         where = f"sweep {sweep!r} of {root}" if sweep is not None else str(root)
         if objective is None:
-            raise ValueError(f"No finished run with a student under {where}. Skipped: {list(collection.skipped) or 'none'}.")
+            raise ValueError(
+                f"No finished run with a student under {where}. Skipped: {list(collection.skipped) or 'none'}."
+            )
         raise ValueError(
             f"No finished run under {where} has a student with objective {objective!r}. "
             f"Objectives found: {sorted(seen) or 'none'}."
@@ -583,9 +589,13 @@ def write_bridge_tables(
         raise ValueError("`results` of write_bridge_tables must hold at least one BridgeResult. Got none.")
     for i, r in enumerate(results):
         if not isinstance(r, BridgeResult):
-            raise TypeError(f"`results` of write_bridge_tables must hold BridgeResult objects. Item {i} is {type(r).__name__}.")
+            raise TypeError(
+                f"`results` of write_bridge_tables must hold BridgeResult objects. Item {i} is {type(r).__name__}."
+            )
     if not stem or any(not (c.isalnum() or c in "-_.") for c in stem):
-        raise ValueError(f"`stem` of write_bridge_tables must be a plain file name (letters, digits, -_.). Got {stem!r}.")
+        raise ValueError(
+            f"`stem` of write_bridge_tables must be a plain file name (letters, digits, -_.). Got {stem!r}."
+        )
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = folder / f"{stem}.csv", folder / f"{stem}.md"
