@@ -346,8 +346,16 @@ class Experiment:
         for seed in self.config.seeds:
             self.teacher_labels(*self.splits(seed), seed)
 
+    def check_objectives(self) -> None:
+        """Build every objective once, so a bad parameter fails before any training."""
+        from w2sg.losses import make_objective
+
+        for objective in self.config.objectives:
+            make_objective(objective.name, **objective.params)
+
     def run(self) -> dict[str, Any]:
         cfg = self.config
+        self.check_objectives()
         done = self.store.run_results(cfg.config_hash())
         if done is not None:
             self.report(f"run {cfg.config_hash()} already finished: {self.run_dir}")

@@ -39,6 +39,13 @@ def run(
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
     if dry_run:
+        from w2sg.pipeline import Experiment
+
+        try:
+            Experiment(cfg).check_objectives()
+        except ValueError as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(2) from None
         console.print(dump_config(cfg))
         console.print(f"[green]valid[/green]: run {cfg.config_hash()} -> {Path(cfg.runtime.output_dir) / 'runs' / cfg.config_hash()}")
         return
