@@ -879,8 +879,17 @@ class KLObjective(_BaseObjective):
         return _kl(z, y)
 
 
+class _ClampedLogObjective(_BaseObjective):
+    r"""An objective whose only parameter is ``log_zero``, the floor for :math:`\log y` (RCE, RKL)."""
+
+    def __init__(self, *, log_zero: float = DEFAULT_LOG_ZERO) -> None:
+        super().__init__()
+        self.log_zero = _check_log_zero(log_zero, owner=f"objective '{self.name}'")
+        self.params = {"log_zero": self.log_zero}
+
+
 @register_objective("rce")
-class ReverseCrossEntropyObjective(_BaseObjective):
+class ReverseCrossEntropyObjective(_ClampedLogObjective):
     r"""RCE: :math:`-[s\,\overline{\log}\,y + (1-s)\,\overline{\log}(1-y)]` (see :func:`reverse_cross_entropy`).
 
     Args:
@@ -889,17 +898,12 @@ class ReverseCrossEntropyObjective(_BaseObjective):
 
     name = "rce"
 
-    def __init__(self, *, log_zero: float = DEFAULT_LOG_ZERO) -> None:
-        super().__init__()
-        self.log_zero = _check_log_zero(log_zero, owner="objective 'rce'")
-        self.params = {"log_zero": self.log_zero}
-
     def _loss(self, z, y, progress, statistics):
         return _rce(z, y, self.log_zero)
 
 
 @register_objective("rkl")
-class ReverseKLObjective(_BaseObjective):
+class ReverseKLObjective(_ClampedLogObjective):
     r"""RKL: :math:`\mathrm{KL}(s\Vert y)` with clamped :math:`\log y` (see :func:`reverse_kl_divergence`).
 
     Args:
@@ -907,11 +911,6 @@ class ReverseKLObjective(_BaseObjective):
     """
 
     name = "rkl"
-
-    def __init__(self, *, log_zero: float = DEFAULT_LOG_ZERO) -> None:
-        super().__init__()
-        self.log_zero = _check_log_zero(log_zero, owner="objective 'rkl'")
-        self.params = {"log_zero": self.log_zero}
 
     def _loss(self, z, y, progress, statistics):
         return _rkl(z, y, self.log_zero)
