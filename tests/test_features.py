@@ -9,20 +9,12 @@ from pydantic import ValidationError
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from tiny_models import one_torch_thread  # noqa: F401  (autouse fixture: one torch thread)
 from tiny_models import tiny_bert
 from w2sg.data import Example
 from w2sg.features import HeadConfig, LinearHead, extract_features, feature_cache_key, train_linear_head
 from w2sg.losses import make_objective
 from w2sg.models import collate, load_model, tokenize
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; on a busy 2-core machine extra threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------------------------

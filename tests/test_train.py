@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tiny_models import one_torch_thread  # noqa: F401  (autouse fixture: one torch thread)
 from tiny_models import tiny_gpt2
 from w2sg.data import Example
 from w2sg.losses import make_objective
@@ -25,15 +26,6 @@ from w2sg.train import (
     predict_logits,
     train_model,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; on a busy 2-core machine extra threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 ``AutoModel``/``AutoTokenizer.from_pretrained`` (and ``w2sg.models.load_model``) accept, and the
 tokenizer saved in it. Both are built once per process. The GPT-2 vocabulary maps "!" to id 0, as
 in real GPT-2, and has no pad token (``<|endoftext|>`` is eos), so loaders must set pad = eos.
+Importing ``one_torch_thread`` into a test module runs that module on one torch thread.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import functools
 import shutil
 import tempfile
 from pathlib import Path
+
+import pytest
 
 _WORDS = (
     "the a an is was good bad great terrible movie film book food service i you it this that "
@@ -38,6 +41,20 @@ def _tmpdir(name: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"w2sg-{name}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine extra threads only contend.
+
+    Autouse in every test module that imports it: torch uses one thread for that module's tests.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=None)
