@@ -26,6 +26,7 @@ number when the infinite parts cancel, otherwise :math:`\pm\infty`. Nothing is e
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -309,9 +310,21 @@ def _group_means(values: FloatArray, w: FloatArray, inv: NDArray[np.intp], n_gro
     return np.add.reduceat(scaled, starts, axis=0)
 
 
+def _expectation(w: FloatArray, n_pairs: int, n_inputs: int) -> Callable[[FloatArray], float]:
+    """E over the law (pair probabilities ``w``) and the uniform input, as a function of ``v``.
+
+    ``v`` has shape [P, N] (or broadcasts to it).
+    """
+
+    def expect(v: FloatArray) -> float:
+        return float(w @ np.broadcast_to(v, (n_pairs, n_inputs)).mean(axis=1))
+
+    return expect
+
+
 def _limit_inner(
     gen: BregmanGenerator,
-    expect: Any,
+    expect: Callable[[FloatArray], float],
     d: FloatArray,
     g_truth: FloatArray,
     g_other: FloatArray,
@@ -419,9 +432,7 @@ def account(
     w = normalize_weights(weights, n_pairs, owner="account")
     inv, n_groups, _ = _group_index(groups, fs)
 
-    def expect(v: FloatArray) -> float:
-        # E over the law and the uniform input: v has shape [P, N] (or broadcasts to it).
-        return float(w @ np.broadcast_to(v, (n_pairs, n_inputs)).mean(axis=1))
+    expect = _expectation(w, n_pairs, n_inputs)
 
     gw = gen._grad(fw)  # [P, N(, k)]
     gs = gen._grad(fs)
@@ -592,8 +603,7 @@ def cross_entropy_accounting(
     n_pairs, n_inputs = fw.shape[:2]
     w = normalize_weights(weights, n_pairs, owner="cross_entropy_accounting")
 
-    def expect(v: FloatArray) -> float:
-        return float(w @ np.broadcast_to(v, (n_pairs, n_inputs)).mean(axis=1))
+    expect = _expectation(w, n_pairs, n_inputs)
 
     log_w, log_s = np.log(fw), np.log(fs)
     truth_b = ft[None]
