@@ -77,6 +77,7 @@ class Experiment:
         self.run_dir = self.store.run_dir(config.config_hash())
         self.report = report or (lambda message: logger.info(message))
         self._task = None
+        self.task_name = ""
         self._models: dict[Any, Any] = {}
         self._tokenizers: dict[str, Any] = {}
 
@@ -98,10 +99,12 @@ class Experiment:
                 tasks = load_split_tasks(self._task_source(), seed=0, **data.options)
                 task = tasks["w2s"]
                 self._examples = [e for t in tasks.values() for e in t.examples]
+                self.task_name = Path(self._task_source()).name  # the folder, e.g. "hh-harmless"
             else:
                 task = load_task(self._task_source(), **data.options)
                 self._examples = list(task.examples)
-            self.report(f"task {task.name}: {len(self._examples)} examples ({task.kind})")
+                self.task_name = task.name
+            self.report(f"task {self.task_name}: {len(self._examples)} examples ({task.kind})")
             if data.pool is not None:
                 self._examples = balanced_pool(self._examples, data.pool)
             self._task = task
@@ -371,7 +374,7 @@ class Experiment:
         results = {
             "config_hash": cfg.config_hash(),
             "config": cfg.model_dump(mode="json"),
-            "task": {"name": self.task().name, "kind": self.task().kind, "report": _report_dict(self.task())},
+            "task": {"name": self.task_name, "kind": self.task().kind, "report": _report_dict(self.task())},
             "seeds": per_seed,
             "summary": summary,
             "wall_seconds": time.perf_counter() - start,
