@@ -130,7 +130,8 @@ def _model_order(sources: Sequence[str]) -> list[str]:
 def bias_variance_points(collection: RunCollection, *, objective: str = "ce", unbiased: bool = True):
     """The numbers behind Fig. 1: one decomposition per (task, weak, strong, single/ensemble).
 
-    Runs that differ only by ``data.subset`` and seed give the ``M = N x k`` teacher -> student pairs;
+    Runs with ``data.n_subsets >= 2`` that differ only by ``data.subset`` and seed give the
+    ``M = N x k`` teacher -> student pairs;
     their test predictions are aligned by example id on the test items all of them share.
 
     Returns:
@@ -142,8 +143,10 @@ def bias_variance_points(collection: RunCollection, *, objective: str = "ce", un
     from w2sg.estimators import bias_variance_ce
 
     students = _students(collection)
+    # Algorithm 1 proper: pairs come from disjoint subsets (x seeds) scored on one shared test set.
+    # Runs with a single subset resample their test set per seed and are not bias-variance data.
     students = students[(students["objective"] == objective) & (students["smoothing"] == 1.0)
-                        & (~students["hard_labels"].astype(bool))]
+                        & (~students["hard_labels"].astype(bool)) & (students["n_subsets"] >= 2)]
     rows, notes = [], []
     keys = ["task", "weak", "strong", "n_teachers", "ensemble", "n_subsets"]
     for key, group in students.groupby(keys, sort=False):
