@@ -61,7 +61,8 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 def _figure(n_rows: int, n_cols: int, *, width: float = 4.2, height: float = 3.3):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * n_cols, height * n_rows), layout="constrained")
+    # At least 7.5 inches wide, so a one-column figure still fits its title.
+    fig = Figure(figsize=(max(width * n_cols, 7.5), height * n_rows), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     return fig, axes
 
