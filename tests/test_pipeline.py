@@ -274,3 +274,18 @@ def test_truncation_is_counted_not_hidden(tmp_path, bert_dir):
     short = cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_length": 8})})
     assert 0 < Experiment(short).truncated_texts(short.weak, every) == expected
     assert exp.truncated_texts(cfg.weak, every) == 0  # max_length 16 fits every text
+
+
+def test_task_is_parsed_once_per_process_until_the_file_changes(tmp_path, bert_dir, monkeypatch):
+    import w2sg.data as data
+
+    cfg = tiny_config(tmp_path, bert_dir, seeds=[0])
+    calls = []
+    original = data.load_task
+    monkeypatch.setattr(data, "load_task", lambda *a, **k: calls.append(a) or original(*a, **k))
+    first = Experiment(cfg).examples()
+    assert Experiment(cfg).examples() == first and len(calls) == 1
+    path = Path(cfg.data.task)
+    path.write_text(path.read_text() + json.dumps({"text": "a brand new text", "label": 1}) + "\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert len(Experiment(cfg).examples()) == len(first) + 1 and len(calls) == 2

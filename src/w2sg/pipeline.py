@@ -68,6 +68,19 @@ class StagePredictions:
     meta: dict[str, Any]
 
 
+# Tasks loaded in this process, keyed by source, options and the files' modification times: the
+# runs of a sweep share one parse of the data (tweets take ~2 s to read, deduplicate and balance).
+_LOADED_TASKS: dict[tuple[str, str, str], tuple[Any, list, str]] = {}
+
+
+def _source_stamp(source: str) -> str:
+    path = Path(source)
+    if not path.exists():
+        return ""  # a registry name: the registry's own data does not change within a process
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return ";".join(f"{f.name}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files if f.is_file())
+
+
 class Experiment:
     """Runs one :class:`RunConfig`, reusing finished stages from the store."""
 
@@ -95,15 +108,19 @@ class Experiment:
             from w2sg.data import load_split_tasks, load_task
 
             data = self.config.data
-            if self._is_presplit():
-                tasks = load_split_tasks(self._task_source(), seed=0, **data.options)
-                task = tasks["w2s"]
-                self._examples = [e for t in tasks.values() for e in t.examples]
-                self.task_name = Path(self._task_source()).name  # the folder, e.g. "hh-harmless"
-            else:
-                task = load_task(self._task_source(), **data.options)
-                self._examples = list(task.examples)
-                self.task_name = task.name
+            source = self._task_source()
+            key = (source, json.dumps(data.options, sort_keys=True, default=str), _source_stamp(source))
+            if key not in _LOADED_TASKS:
+                if self._is_presplit():
+                    tasks = load_split_tasks(source, seed=0, **data.options)
+                    examples = [e for t in tasks.values() for e in t.examples]
+                    # Named by the folder (e.g. "hh-harmless"); the W2S file gives kind and drops.
+                    _LOADED_TASKS[key] = (tasks["w2s"], examples, Path(source).name)
+                else:
+                    task = load_task(source, **data.options)
+                    _LOADED_TASKS[key] = (task, list(task.examples), task.name)
+            task, examples, self.task_name = _LOADED_TASKS[key]
+            self._examples = list(examples)
             self.report(f"task {self.task_name}: {len(self._examples)} examples ({task.kind})")
             if data.pool is not None:
                 self._examples = balanced_pool(self._examples, data.pool)
