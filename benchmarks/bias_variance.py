@@ -22,7 +22,6 @@ Run from the repository root (needs the offline packages: ``bash scripts/setup.s
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
@@ -65,8 +64,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
 
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import logging
+
+    from w2sg.commands import quiet_third_party_output
     from w2sg.estimators import bias_variance_ce
+
+    quiet_third_party_output()
+    logging.getLogger("w2sg").setLevel(logging.ERROR)  # the data loader's per-load summary
     from w2sg.store import Store
     from w2sg.sweep import load_sweep, run_sweep
 
