@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from w2sg.estimators import bias_variance_ce, ensemble_labels
+from w2sg.estimators import bias_variance_ce
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -142,24 +142,3 @@ def test_torch_bf16_input():
 def test_bad_inputs_raise(probs, labels, kwargs, match):
     with pytest.raises(ValueError, match=match):
         bias_variance_ce(probs, labels, **kwargs)
-
-
-def test_ensemble_dual_matches_bregman_and_primal_is_mean():
-    bregman = pytest.importorskip("w2sg.bregman")
-    rng = np.random.default_rng(3)
-    teachers = rng.uniform(0.02, 0.98, size=(5, 9))
-    np.testing.assert_allclose(
-        ensemble_labels(teachers, how="dual"), bregman.dual_mean(bregman.BinaryKL(), teachers, axis=0), rtol=1e-12
-    )
-    np.testing.assert_allclose(ensemble_labels(teachers, how="primal"), teachers.mean(axis=0), rtol=1e-15)
-
-
-def test_ensemble_edges_and_errors():
-    out = ensemble_labels(np.array([[0.0, 1.0], [1.0, 1.0]]))
-    assert np.all(np.isfinite(out)) and out[0] == pytest.approx(0.5) and out[1] > 1 - 1e-11
-    with pytest.raises(ValueError, match="how"):
-        ensemble_labels([[0.5]], how="median")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="n_teachers"):
-        ensemble_labels([0.5, 0.2])
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ensemble_labels([[1.2]])

@@ -384,35 +384,6 @@ def test_proposition_2_rce_minimiser_invariant_under_smoothing_ce_minimiser_move
     assert len(set(np.round(ce_argmins, 3))) == 4
 
 
-# ---------------------------------------------------------------- ensembles
-
-
-def test_ensemble_is_sigmoid_of_mean_logit_and_bregman_dual_mean():
-    rng = np.random.default_rng(9)
-    ys = rng.uniform(0.01, 0.99, (5, 30))
-    logits = np.log(ys) - np.log1p(-ys)
-    np.testing.assert_allclose(L.ensemble_teacher_labels(ys), expit(logits.mean(axis=0)), rtol=1e-12)
-    w = np.array([1.0, 2.0, 0.0, 0.5, 0.5])
-    np.testing.assert_allclose(
-        L.ensemble_teacher_labels(ys, weights=w), expit((w[:, None] * logits).sum(0) / w.sum()), rtol=1e-12
-    )
-    bregman = pytest.importorskip("w2sg.bregman", reason="w2sg.bregman not available yet")
-    np.testing.assert_allclose(
-        L.ensemble_teacher_labels(ys), bregman.dual_mean(bregman.BinaryKL(), ys, axis=0), rtol=1e-10
-    )
-
-
-def test_ensemble_edges():
-    assert L.ensemble_teacher_labels(np.array([[0.0], [0.7]]))[0] == 0.0
-    assert L.ensemble_teacher_labels(np.array([[1.0], [0.7]]))[0] == 1.0
-    # a zero-weight teacher at 0 does not pull the mean down
-    assert L.ensemble_teacher_labels(np.array([[0.0], [0.7]]), weights=[0.0, 1.0])[0] == pytest.approx(0.7)
-    with pytest.raises(ValueError, match="example 1"):
-        L.ensemble_teacher_labels(np.array([[0.5, 0.0], [0.5, 1.0]]))
-    with pytest.raises(ValueError, match="shape \\(T, n\\)"):
-        L.ensemble_teacher_labels(np.array([0.5, 0.5]))
-
-
 # ---------------------------------------------------------------- evaluation loss
 
 

@@ -1,4 +1,4 @@
-r"""Estimators on sampled model predictions: the CE bias--variance decomposition and teacher ensembles.
+r"""Estimators on sampled model predictions: the CE bias--variance decomposition (Algorithm 1).
 
 Pure numpy. The bias--variance estimator follows Yang et al. (2020), *Rethinking Bias-Variance
 Trade-off for Generalization of Neural Networks*, as used by the paper's Algorithm 1 (MATH.md §7.4,
@@ -12,11 +12,11 @@ The gradient direction variance (Eq. 43) lives in :func:`w2sg.train.gradient_dir
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-__all__ = ["BiasVarianceEstimate", "bias_variance_ce", "ensemble_labels"]
+__all__ = ["BiasVarianceEstimate", "bias_variance_ce"]
 
 #: Probabilities are clipped to ``[PROB_EPS, 1 - PROB_EPS]`` before taking logs (a log of 0 would be
 #: ``-inf``). The resulting CE of a prediction that put exactly 0 on the true class is
@@ -230,49 +230,3 @@ def bias_variance_ce(
         n_models=n_models,
         unbiased=unbiased,
     )
-
-
-def ensemble_labels(teacher_probs: Any, *, how: Literal["dual", "primal"] = "dual") -> np.ndarray:
-    r"""Combine ``T`` binary teachers' probabilities into one soft label per example (Eq. 42).
-
-    Let :math:`y_t` denote row ``t`` of ``teacher_probs`` (shape ``(T, n)``).
-
-    .. math::
-        \text{dual: } \sigma\Big(\frac1T\sum_t \operatorname{logit} y_t\Big)
-        = \frac{\prod_t y_t^{1/T}}{\prod_t y_t^{1/T} + \prod_t (1-y_t)^{1/T}},
-        \qquad \text{primal: } \frac1T\sum_t y_t.
-
-    The dual mean is the KL dual expectation :math:`\mathbb E^*` (normalised geometric mean), the
-    ensemble behind the paper's dashed lines in Fig. 1. Probabilities are clipped to
-    ``[1e-12, 1 - 1e-12]`` before the logits, so teachers at exactly 0 and 1 give a finite label.
-
-    Args:
-        teacher_probs: array of shape (T, n) of class-1 probabilities, T >= 1.
-        how: ``"dual"`` (normalised geometric mean) or ``"primal"`` (arithmetic mean).
-
-    Returns:
-        Array of shape (n,) in [0, 1].
-
-    Raises:
-        ValueError: a bad shape, values outside [0, 1] or non-finite, or an unknown ``how``.
-
-    Examples:
-        >>> ensemble_labels([[0.9, 0.5], [0.5, 0.5]]).round(4)
-        array([0.75, 0.5 ])
-        >>> ensemble_labels([[0.9], [0.5]], how="primal")
-        array([0.7])
-    """
-    owner = "ensemble_labels"
-    if how not in ("dual", "primal"):
-        raise ValueError(f"`how` of {owner} must be 'dual' or 'primal'. Got {how!r} instead.")
-    p = _as_float64(teacher_probs, "teacher_probs", owner)
-    if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] == 0:
-        raise ValueError(
-            f"`teacher_probs` of {owner} must have shape (n_teachers, n_examples), both >= 1. Got {p.shape} instead."
-        )
-    if not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > 1.0:
-        raise ValueError(f"`teacher_probs` of {owner} must be finite probabilities in [0, 1].")
-    if how == "primal":
-        return p.mean(axis=0)
-    z = _clipped_logit(p).mean(axis=0)
-    return np.exp(_log_sigmoid(z))

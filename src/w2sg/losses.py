@@ -53,7 +53,6 @@ __all__ = [
     "binary_entropy",
     "cace_loss",
     "cross_entropy",
-    "ensemble_teacher_labels",
     "evaluation_loss",
     "kl_divergence",
     "make_objective",
@@ -623,70 +622,6 @@ def smooth_labels(targets: Any, alpha: float) -> Any:
             f"`targets` of smooth_labels must be a torch.Tensor or numpy.ndarray. Got {type(targets).__name__} instead."
         )
     return alpha * y + (1.0 - alpha) / 2.0
-
-
-def ensemble_teacher_labels(teacher_probs: Any, *, weights: Any = None) -> np.ndarray:
-    r"""Dual-mean (normalised geometric mean) ensemble of binary teacher labels.
-
-    Let :math:`y^{(t)}` denote row :math:`t` of ``teacher_probs`` of shape ``(T, n)`` and
-    :math:`w_t` the weights (uniform by default, normalised to sum 1). Then
-
-    .. math::
-        \mathbb E^*[y] = \frac{\prod_t (y^{(t)})^{w_t}}{\prod_t (y^{(t)})^{w_t}
-                         + \prod_t (1-y^{(t)})^{w_t}}
-                       = \sigma\Big(\sum_t w_t\,\mathrm{logit}\,y^{(t)}\Big),
-
-    the dual (KL) mean of MATH.md Eq. (42). Computed in log space so that labels 0 and 1 are
-    exact: a teacher at 0 pulls the ensemble to 0. Where one teacher says 0 and another 1 (with
-    positive weights) the mean is undefined and a ``ValueError`` names the example.
-
-    Args:
-        teacher_probs: array of shape ``(T, n)`` with values in ``[0, 1]``, ``T >= 1``.
-        weights: optional non-negative array of shape ``(T,)`` with a positive sum.
-
-    Returns:
-        Array of shape ``(n,)`` of ensemble probabilities (float64).
-
-    Examples:
-        >>> ensemble_teacher_labels(np.array([[0.5, 0.9], [0.5, 0.1]]))
-        array([0.5, 0.5])
-    """
-    probs = np.asarray(teacher_probs, dtype=np.float64)
-    if probs.ndim != 2 or probs.shape[0] == 0:
-        raise ValueError(
-            "`teacher_probs` of ensemble_teacher_labels must be a 2-D array of shape (T, n) with T >= 1. "
-            f"Got shape {probs.shape} instead."
-        )
-    if probs.size and (not np.isfinite(probs).all() or probs.min() < 0 or probs.max() > 1):
-        raise ValueError(
-            "`teacher_probs` of ensemble_teacher_labels must be probabilities in [0, 1]. "
-            f"Got values in [{np.nanmin(probs):g}, {np.nanmax(probs):g}] instead."
-        )
-    if weights is None:
-        w = np.full(probs.shape[0], 1.0 / probs.shape[0])
-    else:
-        w = np.asarray(weights, dtype=np.float64)
-        if w.shape != (probs.shape[0],) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(
-                f"`weights` of ensemble_teacher_labels must be {probs.shape[0]} non-negative finite numbers "
-                f"with a positive sum. Got {weights!r} instead."
-            )
-        w = w / w.sum()
-    from scipy.special import expit, xlogy
-
-    # sum_t w_t log y_t, with 0 * log 0 = 0 for teachers of weight 0.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_pos = xlogy(w[:, None], probs).sum(axis=0)
-        log_neg = xlogy(w[:, None], 1.0 - probs).sum(axis=0)
-        logit = log_pos - log_neg
-    undefined = np.isnan(logit)
-    if undefined.any():
-        column = int(np.flatnonzero(undefined)[0])
-        raise ValueError(
-            "`teacher_probs` of ensemble_teacher_labels has teachers at both 0 and 1 for example "
-            f"{column}; their geometric mean is undefined. Smooth or clip the labels first."
-        )
-    return expit(logit)
 
 
 # --------------------------------------------------------------------------------------------

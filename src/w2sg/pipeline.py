@@ -328,8 +328,7 @@ class Experiment:
             name: predict_logits(model, list(ex), batch_size=max(train.batch_size, 32), progress=runtime.progress)
             for name, ex in eval_sets.items()
         }
-        rows = getattr(history, "rows", history)
-        return logits, [dict(r) for r in rows]
+        return logits, [dict(r) for r in history.rows]
 
     # -- the experiment --------------------------------------------------------------------------
     def teacher_labels(self, weak, w2s, test, seed: int) -> tuple[np.ndarray, np.ndarray, list[StagePredictions]]:
@@ -356,7 +355,9 @@ class Experiment:
         test_logit = ensemble_logits(test_logits, how=cfg.teacher.ensemble)
         labels = sigmoid(label_logit)
         if cfg.teacher.smoothing < 1.0:
-            labels = cfg.teacher.smoothing * labels + (1.0 - cfg.teacher.smoothing) / 2.0  # Prop. 2
+            from w2sg.losses import smooth_labels
+
+            labels = smooth_labels(labels, cfg.teacher.smoothing)  # Prop. 2
         if cfg.teacher.hard_labels:
             labels = (labels >= 0.5).astype(np.float64)
         return labels.astype(np.float32), test_logit, teachers
@@ -546,6 +547,9 @@ def teacher_training_sets(weak: Sequence, n_teachers: int, diversity: str, seed:
 def ensemble_logits(logits: np.ndarray, *, how: str = "dual") -> np.ndarray:
     r"""Combine T teachers' binary logits ``(T, n)`` into one logit per example (Eq. 42).
 
+    This is the package's one implementation of the teacher ensemble; it works on logits because
+    that is what trained teachers output (for probabilities, use ``w2sg.bregman.dual_mean``).
+
     .. math::
         \text{dual: } z = \tfrac1T \textstyle\sum_t z_t \;(\sigma(z) \text{ is the normalised geometric mean}),
         \qquad \text{primal: } z = \mathrm{logit}\big(\tfrac1T \textstyle\sum_t \sigma(z_t)\big).
@@ -580,9 +584,11 @@ def score(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 
 def _safe_pgr(weak: float, w2s: float, strong: float) -> float | None:
-    if strong == weak:
+    from w2sg.metrics import performance_gap_recovered
+
+    if strong == weak:  # undefined: stored as null rather than nan
         return None
-    return (w2s - weak) / (strong - weak)
+    return float(performance_gap_recovered(weak, w2s, strong))
 
 
 def summarise(per_seed: list[dict[str, Any]], objective_labels: list[str]) -> dict[str, Any]:
