@@ -695,6 +695,9 @@ def run_sweep(
                     except Exception as err:  # the worker itself died (killed, out of memory, ...)
                         result = {"status": "failed", "seconds": 0.0, "error": _one_line(err),
                                   "traceback": "".join(traceback.format_exception(err))}
+                        if kind == "run" and store.run_results(key) is not None:
+                            # It finished before the pool broke: results.json is the record of done.
+                            result = {"status": "done", "seconds": 0.0}
                     if kind == "teacher":
                         state.teachers_done += 1
                         runs = waiting.pop(key)
@@ -714,7 +717,8 @@ def run_sweep(
                         outcomes[key] = RunOutcome(key, result["status"], result["seconds"], result.get("error"))
                         if result["status"] == "done":
                             state.done += 1
-                            state.durations.append(result["seconds"])
+                            if result["seconds"]:  # unknown (0) when its worker died after finishing
+                                state.durations.append(result["seconds"])
                         elif result["status"] == "skipped":
                             state.skipped += 1
                         else:
