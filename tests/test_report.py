@@ -402,3 +402,25 @@ def test_run_summary_png(tmp_path, store, collection):
         plot_run_summary({"config": {}}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="strong_ceiling"):
         plot_run_summary({"summary": {"weak": {}}}, tmp_path / "x.png")
+
+
+def test_runs_with_other_training_settings_are_not_averaged_together(collection):
+    from w2sg.config import default_config
+    from w2sg.report.collect import setup_fingerprint
+    from w2sg.report.tables import build_table1
+
+    base = default_config().model_dump(mode="json")
+    same = json.loads(json.dumps(base))
+    same.update(name="other", seeds=[7], objectives=[{"name": "kl", "params": {}}])
+    same["teacher"]["smoothing"] = 0.5
+    same["data"]["subset"] = 0
+    assert setup_fingerprint(same) == setup_fingerprint(base)
+    changed = json.loads(json.dumps(base))
+    changed["strong"]["train"]["weight_decay"] = 0.5
+    assert setup_fingerprint(changed) != setup_fingerprint(base)
+
+    frame = collection.frame
+    rows = frame[(frame["n_subsets"] == 1) & (frame["task"] == "tweets") & (frame["smoothing"] == 1.0)]
+    other = rows.assign(setup="ffffff", run=rows["run"] + "-other")
+    table = build_table1(pd.concat([rows, other], ignore_index=True))
+    assert len(table.cells) == 2 * len(build_table1(rows).cells)

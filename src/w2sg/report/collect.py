@@ -333,6 +333,7 @@ def results_frame(runs: Sequence[RunRecord]):
             "n_subsets": int(data.get("n_subsets", 1)),
             "subset": int(data.get("subset", 0)),
             "distillation": is_distillation(cfg),
+            "setup": setup_fingerprint(cfg),
         }
         base["pair"] = f"{base['weak_name']} → {base['strong_name']}"
         for entry in record.results.get("seeds", []):
@@ -361,10 +362,25 @@ def results_frame(runs: Sequence[RunRecord]):
     return frame
 
 
+def setup_fingerprint(config: dict) -> str:
+    """6 hex digits naming everything in a run's config that Table 1's columns and settings do not.
+
+    Runs that differ in such a field (split sizes, training settings, ...) must not be averaged
+    into one cell; Table 1 splits its rows by this fingerprint when it varies.
+    """
+    from w2sg.config import stable_hash
+
+    rest = {k: v for k, v in config.items() if k not in ("name", "objectives", "seeds", "runtime", "teacher")}
+    rest["data"] = {k: v for k, v in (rest.get("data") or {}).items() if k != "subset"}
+    teacher = config.get("teacher") or {}
+    rest["teacher"] = {k: v for k, v in teacher.items() if k not in ("smoothing", "n_teachers", "ensemble", "hard_labels")}
+    return stable_hash(rest, length=6)
+
+
 _COLUMNS = (
     "run", "name", "task", "dataset", "weak", "strong", "weak_name", "strong_name", "pair", "weak_finetune",
     "strong_finetune", "n_teachers", "ensemble", "smoothing", "hard_labels", "n_subsets", "subset",
-    "distillation", "seed", "model", "role", "objective", "objective_params", *METRICS,
+    "distillation", "setup", "seed", "model", "role", "objective", "objective_params", *METRICS,
     "teacher_label_accuracy", "final_param_distance", "mean_grad_norm", "mean_gdv",
 )
 

@@ -34,7 +34,7 @@ OBJECTIVE_DISPLAY = {name: name.upper() for name in OBJECTIVE_ORDER}
 FLOOR, CEILING = "Weak", "Strong ceiling"
 # Settings that change what a student is trained on; a row is split by those that vary.
 SETTING_COLUMNS = ("smoothing", "n_teachers", "ensemble", "hard_labels", "n_subsets", "subset", "weak_finetune",
-                   "strong_finetune")
+                   "strong_finetune", "setup")
 _PERCENT = {"accuracy", "accuracy_low_confidence", "auroc", "agreement_with_teacher"}
 _LOWER_IS_BETTER = {"cross_entropy", "ece"}
 Metric = Literal["accuracy", "accuracy_low_confidence", "auroc", "cross_entropy", "ece", "agreement_with_teacher"]
