@@ -120,7 +120,7 @@ class TeacherSettings(_Strict):
 class RuntimeSettings(_Strict):
     """Settings that do not change results; excluded from the config hash."""
 
-    output_dir: str = "runs"
+    output_dir: str = "w2sg-runs"
     micro_batch_size: int | None = Field(None, ge=1)
     progress: bool = True
     log_every: int = Field(1, ge=1)

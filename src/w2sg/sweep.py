@@ -621,7 +621,7 @@ def run_sweep(
                     f"{label} must be picklable (a module-level function) for workers > 1. Got {fn!r}: {err}"
                 ) from None
     if store is None:
-        root = plan.points[0].config.runtime.output_dir if plan.points else "runs"
+        root = plan.points[0].config.runtime.output_dir if plan.points else "w2sg-runs"
         store = Store(root)
     elif not isinstance(store, Store):
         store = Store(store)
